@@ -1,0 +1,193 @@
+/**
+ * @module Wires the control plane: storage, keys, domain services, HTTP and the revocation
+ * stream. `startControlPlane` is what `main.ts` runs and what tests start in-process.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { createLogger, type Logger } from '../shared/logger.ts'
+import { TokenVerifier } from '../shared/tokens/verifier.ts'
+import type { ControlPlaneConfig } from './config.ts'
+import { PageTokens } from './crypto/page-token.ts'
+import { loadRootKey } from './crypto/root-key.ts'
+import { DataplaneRegistry } from './dataplanes/registry.ts'
+import { buildApp, type RouteModule } from './http/app.ts'
+import { Authenticator } from './http/authenticate.ts'
+import { RevocationStream } from './http/stream.ts'
+import { bootstrap } from './identity/bootstrap.ts'
+import { Identities } from './identity/identities.ts'
+import { Sessions } from './identity/sessions.ts'
+import { Tenancy } from './identity/tenancy.ts'
+import { ApiKeys } from './keys/api-keys.ts'
+import { LastUsed } from './keys/last-used.ts'
+import { createMetrics } from './metrics.ts'
+import { type DevIdp, startDevIdp } from './oidc/dev-idp.ts'
+import { OidcLogin } from './oidc/login.ts'
+import { RevocationLog } from './revocations/log.ts'
+import type { Services } from './services.ts'
+import { KeyRing } from './signing/key-ring.ts'
+import { TokenIssuer } from './signing/token-issuer.ts'
+import { CredentialStore } from './store/credentials.ts'
+import { openDatabase } from './store/db.ts'
+import { LoginStateStore } from './store/login-states.ts'
+import { RevocationStore } from './store/revocations.ts'
+import { SettingsStore } from './store/settings.ts'
+import { SigningKeyStore } from './store/signing-keys.ts'
+import { TenancyStore } from './store/tenancy.ts'
+
+export const VERSION = '0.1.0'
+
+export interface RunningControlPlane {
+  url: string
+  services: Services
+  stream: RevocationStream
+  devIdp: DevIdp | undefined
+  adminKeyFile: string
+  dataplaneKeyFile: string
+  close(): Promise<void>
+}
+
+export async function startControlPlane(
+  config: ControlPlaneConfig,
+  log: Logger = createLogger({ level: config.logLevel }),
+): Promise<RunningControlPlane> {
+  const db = openDatabase(config.dataDir)
+  const rootKey = loadRootKey({ ...config.rootKey, dataDir: config.dataDir })
+  if (rootKey.source === 'generated' || rootKey.source === 'development-file') {
+    log.warn(
+      'using a development root key from the data directory; set AGENTROUTER_ROOT_KEY_FILE in production',
+      {
+        source: rootKey.source,
+      },
+    )
+  }
+  const settings = new SettingsStore(db)
+  const knownCheck = settings.get('root_key_check')
+  if (knownCheck === undefined) settings.set('root_key_check', rootKey.checkValue)
+  else if (knownCheck !== rootKey.checkValue) {
+    log.error('the root key is not the one this data was written with: sealed data will not open', {
+      expected_check: knownCheck,
+      actual_check: rootKey.checkValue,
+    })
+  }
+
+  const tenancyStore = new TenancyStore(db)
+  const credentials = new CredentialStore(db)
+  const keyRing = new KeyRing(
+    new SigningKeyStore(db),
+    rootKey.key,
+    {
+      publishDelayMs: config.tokens.signingKeyPublishDelayMs,
+      maxTokenTtlMs: Math.max(config.tokens.apiKeyTtlMs, config.tokens.sessionTtlMs),
+    },
+    log,
+  )
+  await keyRing.init()
+  const verifier = new TokenVerifier({
+    issuer: config.tokens.issuer,
+    audience: config.tokens.audience,
+    algorithms: ['RS256'],
+  })
+  await verifier.setKeySet({ keys: keyRing.publishedKeys() })
+
+  const revocations = new RevocationLog(new RevocationStore(db))
+  const tokens = new TokenIssuer(keyRing, config.tokens)
+  const pageTokens = new PageTokens(rootKey.key)
+  const identities = new Identities(tenancyStore, config.oidc)
+  const apiKeys = new ApiKeys(
+    credentials,
+    tokens,
+    revocations,
+    pageTokens,
+    rootKey.key,
+    config.tokens.apiKeyTtlMs,
+  )
+  const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
+  const dataplanes = new DataplaneRegistry()
+  const metrics = createMetrics({ dataplanes, revocations })
+  const lastUsed = new LastUsed(credentials)
+
+  let devIdp: DevIdp | undefined
+  let issuers = config.oidc.issuers
+  if (issuers.length === 0) {
+    devIdp = await startDevIdp(config.oidc.devIdpListen, config.oidc.redirectUris)
+    issuers = [
+      { alias: 'dev', issuer: devIdp.issuer, clientId: devIdp.clientId, clientSecret: devIdp.clientSecret },
+    ]
+    log.warn('no OIDC issuer configured: running the development IdP (any login, any password)', {
+      issuer: devIdp.issuer,
+    })
+  }
+  const login = new OidcLogin(
+    { issuers, redirectUris: config.oidc.redirectUris, stateTtlMs: config.oidc.loginStateTtlMs },
+    new LoginStateStore(db),
+    identities,
+    log,
+  )
+
+  const services: Services = {
+    config,
+    log,
+    db,
+    rootKey,
+    pageTokens,
+    keyRing,
+    verifier,
+    revocations,
+    tenancy: new Tenancy(tenancyStore),
+    identities,
+    apiKeys,
+    sessions,
+    login,
+    dataplanes,
+    metrics,
+  }
+  const { adminKeyFile, dataplaneKeyFile } = await bootstrap({
+    dataDir: config.dataDir,
+    settings,
+    identities,
+    apiKeys,
+    log,
+  })
+
+  const auth = new Authenticator(verifier, revocations, identities, lastUsed)
+  const extraRoutes: RouteModule[] = []
+  const app = buildApp(services, auth, extraRoutes, VERSION)
+  const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)
+  keyRing.on('changed', () => {
+    verifier
+      .setKeySet({ keys: keyRing.publishedKeys() })
+      .then(() => stream.broadcast({ type: 'jwks_changed' }))
+      .catch((err) => log.error('reloading the verification keys failed', { err }))
+  })
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () =>
+      resolve(s as Server),
+    )
+    ;(s as Server).once('error', reject)
+  })
+  stream.attach(server)
+  const { port } = server.address() as AddressInfo
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
+  const url = `http://${host}:${port}`
+
+  return {
+    url,
+    services,
+    stream,
+    devIdp,
+    adminKeyFile,
+    dataplaneKeyFile,
+    async close() {
+      stream.close()
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections?.()
+        server.close(() => resolve())
+      })
+      await devIdp?.close()
+      lastUsed.close()
+      db.close()
+    },
+  }
+}

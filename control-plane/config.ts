@@ -1,0 +1,121 @@
+/**
+ * @module The control plane's configuration: every variable, parsed and checked once at start.
+ */
+import { resolve } from 'node:path'
+import * as v from '../shared/config.ts'
+import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
+import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
+
+/** One OIDC provider the control plane trusts for login. */
+export interface OidcIssuerConfig {
+  alias: string
+  issuer: string
+  clientId: string
+  clientSecret?: string | undefined
+}
+
+export interface ControlPlaneConfig {
+  dataDir: string
+  listen: v.ListenAddress
+  /** How clients reach this control plane; used in URLs it hands out. */
+  publicUrl: string | undefined
+  logLevel: LogLevel
+  bodyLimitBytes: number
+  tokens: {
+    issuer: string
+    audience: string
+    sessionTtlMs: number
+    apiKeyTtlMs: number
+    /** How long a rotated-in signing key is published before it signs. */
+    signingKeyPublishDelayMs: number
+    jwksMaxAgeSec: number
+  }
+  rootKey: { value: string | undefined; file: string | undefined }
+  oidc: {
+    /** Empty: run the development IdP. */
+    issuers: OidcIssuerConfig[]
+    redirectUris: string[]
+    devIdpListen: v.ListenAddress
+    loginStateTtlMs: number
+    autoProvision: boolean
+    adminEmails: string[]
+  }
+  stream: {
+    heartbeatMs: number
+    /** A subscriber whose unsent bytes exceed this is disconnected. */
+    maxBufferedBytes: number
+  }
+  enforceTimeoutMs: number
+  secrets: { rotationGraceMs: number }
+}
+
+export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlPlaneConfig {
+  const logLevel = parseLogLevel(vars.AGENTROUTER_LOG_LEVEL)
+  if (!logLevel) throw new v.ConfigError('AGENTROUTER_LOG_LEVEL', 'expected debug, info, warn or error')
+  return {
+    dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
+    listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
+    publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
+    logLevel,
+    bodyLimitBytes: v.int(vars, 'AGENTROUTER_BODY_LIMIT_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    tokens: {
+      issuer: v.str(vars, 'AGENTROUTER_TOKEN_ISSUER', DEFAULT_TOKEN_ISSUER),
+      audience: v.str(vars, 'AGENTROUTER_TOKEN_AUDIENCE', DEFAULT_TOKEN_AUDIENCE),
+      sessionTtlMs: v.duration(vars, 'AGENTROUTER_SESSION_TTL', 12 * 3_600_000),
+      apiKeyTtlMs: v.duration(vars, 'AGENTROUTER_API_KEY_TTL', 365 * 86_400_000),
+      signingKeyPublishDelayMs: v.duration(vars, 'AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY', 300_000),
+      jwksMaxAgeSec: v.int(vars, 'AGENTROUTER_JWKS_MAX_AGE', 300, 0, 86_400),
+    },
+    rootKey: { value: vars.AGENTROUTER_ROOT_KEY, file: vars.AGENTROUTER_ROOT_KEY_FILE },
+    oidc: {
+      issuers: parseIssuers(vars.AGENTROUTER_OIDC_ISSUERS),
+      redirectUris: v.list(vars, 'AGENTROUTER_OIDC_REDIRECT_URIS'),
+      devIdpListen: v.listen(vars, 'AGENTROUTER_DEV_IDP_LISTEN', '127.0.0.1:8082'),
+      loginStateTtlMs: v.duration(vars, 'AGENTROUTER_LOGIN_STATE_TTL', 10 * 60_000),
+      autoProvision: v.bool(vars, 'AGENTROUTER_AUTO_PROVISION', true),
+      adminEmails: v.list(vars, 'AGENTROUTER_ADMIN_EMAILS').map((e) => e.toLowerCase()),
+    },
+    stream: {
+      heartbeatMs: v.duration(vars, 'AGENTROUTER_STREAM_HEARTBEAT', 10_000),
+      maxBufferedBytes: v.int(vars, 'AGENTROUTER_STREAM_MAX_BUFFER_BYTES', 8 * 1024 * 1024, 1024),
+    },
+    enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
+    secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
+  }
+}
+
+/**
+ * `AGENTROUTER_OIDC_ISSUERS`: a JSON array of `{ "alias", "issuer", "client_id", "client_secret" }`.
+ * The first entry is the default issuer.
+ */
+function parseIssuers(raw: string | undefined): OidcIssuerConfig[] {
+  if (!raw) return []
+  const fail = (problem: string): never => {
+    throw new v.ConfigError('AGENTROUTER_OIDC_ISSUERS', problem)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    fail('expected a JSON array of {"alias","issuer","client_id","client_secret"}')
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return fail('expected a non-empty JSON array')
+  const aliases = new Set<string>()
+  return parsed.map((entry, i) => {
+    const e = entry as Record<string, unknown>
+    if (typeof e?.alias !== 'string' || !/^[a-z0-9][a-z0-9_-]*$/i.test(e.alias))
+      fail(`[${i}].alias: expected a name`)
+    if (typeof e.issuer !== 'string' || !URL.canParse(e.issuer)) fail(`[${i}].issuer: expected a URL`)
+    if (typeof e.client_id !== 'string' || !e.client_id) fail(`[${i}].client_id: required`)
+    if (e.client_secret !== undefined && typeof e.client_secret !== 'string')
+      fail(`[${i}].client_secret: a string`)
+    if (aliases.has(e.alias as string)) fail(`[${i}].alias: duplicate "${e.alias}"`)
+    aliases.add(e.alias as string)
+    return {
+      alias: e.alias as string,
+      issuer: e.issuer as string,
+      clientId: e.client_id as string,
+      clientSecret: e.client_secret as string | undefined,
+    }
+  })
+}

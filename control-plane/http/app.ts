@@ -1,0 +1,57 @@
+/**
+ * @module The control plane's Hono application: middleware (metrics, body limit, errors) and
+ * every service's routes.
+ */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { ApiError } from '../../shared/errors.ts'
+import type { Services } from '../services.ts'
+import type { Authenticator } from './authenticate.ts'
+import { errorResponse, toApiError } from './errors.ts'
+import { Router } from './route.ts'
+import { adminRoutes } from './services/admin.ts'
+import { authRoutes } from './services/auth.ts'
+import { loginRoutes } from './services/login.ts'
+import { meRoutes } from './services/me.ts'
+import { opsRoutes } from './services/ops.ts'
+import { tokenRoutes } from './services/tokens.ts'
+
+/** Registers more routes; secrets and AI keys plug in here. */
+export type RouteModule = (router: Router, s: Services) => void
+
+export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[], version: string): Hono {
+  const app = new Hono()
+  const limit = s.config.bodyLimitBytes
+
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath
+    s.metrics.httpRequests.inc({ method: c.req.method, route, code: String(c.res.status) })
+    s.metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000)
+  })
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: limit,
+      onError: (c) =>
+        errorResponse(
+          c,
+          new ApiError('invalid_argument', `body: larger than the ${limit}-byte limit`, [
+            { field: 'body', description: `larger than the ${limit}-byte limit` },
+          ]),
+        ),
+    }),
+  )
+
+  opsRoutes(app, s, version)
+  const router = new Router(app, auth)
+  for (const register of [loginRoutes, meRoutes, tokenRoutes, authRoutes, adminRoutes, ...extra])
+    register(router, s)
+
+  app.notFound((c) =>
+    errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`)),
+  )
+  app.onError((err, c) => errorResponse(c, toApiError(err, s.log, `${c.req.method} ${c.req.path}`)))
+  return app
+}

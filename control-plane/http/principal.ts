@@ -1,0 +1,53 @@
+/**
+ * @module Who is calling: the verified claims, the identity behind them, and the persona checks
+ * every endpoint declares in the route table.
+ */
+import type { Persona } from '../../shared/contract/routes.ts'
+import { ApiError } from '../../shared/errors.ts'
+import { hasScope, SCOPE, type TokenClaims } from '../../shared/tokens/claims.ts'
+import type { IdentityRow } from '../store/tenancy.ts'
+
+export interface Principal {
+  claims: TokenClaims
+  identity: IdentityRow
+  /** An admin key, or the session of an admin identity. */
+  isAdmin: boolean
+}
+
+export function isAdmin(claims: TokenClaims, identity: IdentityRow): boolean {
+  if (claims.use === 'api_key') return claims.kt === 'KEY_TYPE_ADMIN'
+  return identity.is_admin === 1
+}
+
+/** Throws `permission_denied` unless the principal has the persona. */
+export function requirePersona(principal: Principal, persona: Exclude<Persona, 'public'>): void {
+  const { claims } = principal
+  switch (persona) {
+    case 'session':
+      if (claims.use !== 'session') deny('this endpoint needs a session token (log in with `tare api login`)')
+      return
+    case 'authenticated':
+      if (!hasScope(claims, SCOPE.account)) deny('this credential cannot call account endpoints')
+      return
+    case 'admin':
+      if (!principal.isAdmin) deny('this endpoint needs an admin key or an admin session')
+      return
+    case 'revocations':
+      if (!hasScope(claims, SCOPE.revocationsRead) && !principal.isAdmin) {
+        deny('this endpoint needs a dataplane or admin key')
+      }
+      return
+    case 'secret_value':
+      if (!hasScope(claims, SCOPE.secretsReadInternal)) {
+        deny('reading a secret value needs the secrets/read/internal scope (admin or dataplane key)')
+      }
+      return
+    case 'dataplane':
+      if (claims.kt !== 'KEY_TYPE_DATAPLANE') deny('this endpoint is for dataplane keys only')
+      return
+  }
+}
+
+function deny(message: string): never {
+  throw new ApiError('permission_denied', message)
+}

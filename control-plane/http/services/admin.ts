@@ -1,0 +1,89 @@
+/**
+ * @module The Admin persona's routes: tenancy, admin and dataplane keys, connected dataplanes,
+ * signing-key rotation.
+ */
+import { formatMicros } from '../../../shared/time.ts'
+import type { Services } from '../../services.ts'
+import type { Router } from '../route.ts'
+
+export function adminRoutes(router: Router, s: Services): void {
+  router.on('createCustomer', ({ body }) => {
+    const row = s.tenancy.createCustomer(body.name)
+    return { customer: { id: row.id, name: row.name, created_at: formatMicros(row.created_at) } }
+  })
+
+  router.on('createProject', ({ params, body }) => {
+    const row = s.tenancy.createProject(params.customer_id, body.name)
+    return {
+      project: {
+        id: row.id,
+        customer_id: row.customer_id,
+        name: row.name,
+        created_at: formatMicros(row.created_at),
+      },
+    }
+  })
+
+  router.on('putMember', ({ params, body }) => {
+    const scope = s.tenancy.project(params.customer_id, params.project_id)
+    const m = s.tenancy.setMember(scope, s.identities.get(params.identity_id), body.role)
+    return {
+      member: {
+        customer_id: scope.customer.id,
+        project_id: m.project_id,
+        identity_id: m.identity_id,
+        role: m.role,
+        created_at: formatMicros(m.created_at),
+      },
+    }
+  })
+
+  router.on('deleteMember', ({ params }) => {
+    const scope = s.tenancy.project(params.customer_id, params.project_id)
+    return { success: s.tenancy.removeMember(scope, s.identities.get(params.identity_id)) }
+  })
+
+  router.on('listIdentities', ({ query }) => ({
+    identities: s.identities.list(query.email).map((i) => s.tenancy.view(i)),
+  }))
+
+  router.on('adminIssueKey', async ({ body }) => {
+    const identity = body.identity_id
+      ? s.identities.get(body.identity_id)
+      : s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
+    return s.apiKeys.issue(identity, { name: body.name, type: body.type })
+  })
+
+  router.on('listDataplanes', () => {
+    const head = s.revocations.head
+    const now = Date.now()
+    return {
+      head_cursor: formatMicros(head),
+      dataplanes: s.dataplanes.list().map((dp) => {
+        const behind = dp.appliedCursor < head
+        const oldest = behind ? s.revocations.after(dp.appliedCursor, 1)[0] : undefined
+        return {
+          id: dp.id,
+          name: dp.name,
+          key_id: dp.keyId,
+          remote_address: dp.remoteAddress,
+          connected_at: formatMicros(dp.connectedAt),
+          last_contact_at: formatMicros(dp.lastContactAt),
+          applied_cursor: formatMicros(dp.appliedCursor),
+          lag_entries: behind ? s.revocations.countAfter(dp.appliedCursor) : 0,
+          lag_ms: oldest ? Math.max(0, now - oldest.revoked_at / 1000) : 0,
+        }
+      }),
+    }
+  })
+
+  router.on('rotateSigningKey', async ({ body }) => {
+    const rotated = await s.keyRing.rotate(body.activate_after_ms)
+    return {
+      kid: rotated.kid,
+      alg: 'RS256',
+      activates_at: formatMicros(rotated.activatesAt),
+      ...(rotated.retiringKid ? { retiring_kid: rotated.retiringKid } : {}),
+    }
+  })
+}

@@ -1,0 +1,33 @@
+/**
+ * @module Login and callback: the public half of MeService.
+ */
+import { formatMicros } from '../../../shared/time.ts'
+import type { Services } from '../../services.ts'
+import type { Router } from '../route.ts'
+import { setSessionCookie } from '../session-cookie.ts'
+
+export function loginRoutes(router: Router, s: Services): void {
+  router.on('login', async ({ body }) => {
+    const started = await s.login.start({
+      issuer: body.issuer,
+      redirectUri: body.redirect_uri,
+      codeChallenge: body.code_challenge,
+    })
+    return { authorization_url: started.authorizationUrl, state: started.state }
+  })
+
+  router.on('callback', async ({ body, c }) => {
+    const { identity } = await s.login.finish({
+      code: body.code,
+      state: body.state,
+      codeVerifier: body.code_verifier,
+    })
+    const session = await s.sessions.open(identity)
+    setSessionCookie(c, session.token, session.expiresAt)
+    return {
+      session_token: session.token,
+      expires_at: formatMicros(session.expiresAt),
+      identity: s.tenancy.view(identity),
+    }
+  })
+}

@@ -1,0 +1,47 @@
+/**
+ * @module MeService routes: the caller's identity and API keys, and logout. (Login and callback
+ * are in `login.ts`.)
+ */
+
+import { ApiError } from '../../../shared/errors.ts'
+import type { KeyType } from '../../../shared/tokens/claims.ts'
+import type { Services } from '../../services.ts'
+import { waitIfAsked } from '../enforcement.ts'
+import type { Router } from '../route.ts'
+import { clearSessionCookie } from '../session-cookie.ts'
+
+export function meRoutes(router: Router, s: Services): void {
+  router.on('getMe', ({ principal }) => ({ identity: s.tenancy.view(principal.identity) }))
+
+  router.on('issueKey', async ({ principal, body }) => {
+    const type: KeyType = !body.type || body.type === 'KEY_TYPE_UNSPECIFIED' ? 'KEY_TYPE_PROMPT' : body.type
+    if (type !== 'KEY_TYPE_PROMPT' && !principal.isAdmin) {
+      throw new ApiError('permission_denied', `only an admin may issue ${type} keys`)
+    }
+    return s.apiKeys.issue(principal.identity, {
+      name: body.name,
+      type,
+      idempotencyKey: body.idempotency_key,
+    })
+  })
+
+  router.on('listKeys', ({ principal, query }) => {
+    const { keys, nextPageToken } = s.apiKeys.list(
+      principal.identity.id,
+      query.page_size ?? 50,
+      query.page_token,
+    )
+    return { keys, page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('revokeKey', async ({ principal, params, query }) => {
+    const { key, cursor } = s.apiKeys.revoke(principal.identity.id, params.key_id)
+    return { key, ...(await waitIfAsked(s, query, cursor)) }
+  })
+
+  router.on('logout', async ({ principal, query, c }) => {
+    const cursor = s.sessions.close(principal.claims.jti, principal.claims.exp)
+    clearSessionCookie(c)
+    return { ...(await waitIfAsked(s, query, cursor)) }
+  })
+}

@@ -1,0 +1,39 @@
+/**
+ * @module Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
+ */
+import type { Hono } from 'hono'
+import { buildOpenApi } from '../../../shared/contract/openapi.ts'
+import type { Services } from '../../services.ts'
+
+export function opsRoutes(app: Hono, s: Services, version: string): void {
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+
+  app.get('/readyz', (c) => {
+    const checks = {
+      database: databaseOk(s),
+      signing_key: s.keyRing.publishedKeys().length > 0,
+    }
+    const ready = Object.values(checks).every(Boolean)
+    return c.json({ ready, checks }, ready ? 200 : 503)
+  })
+
+  app.get('/metrics', async (c) => {
+    c.header('content-type', s.metrics.registry.contentType)
+    return c.body(await s.metrics.registry.metrics())
+  })
+
+  let openapi: string | undefined
+  app.get('/openapi.json', (c) => {
+    openapi ??= JSON.stringify(buildOpenApi({ version, serverUrl: s.config.publicUrl }))
+    c.header('content-type', 'application/json')
+    return c.body(openapi)
+  })
+}
+
+function databaseOk(s: Services): boolean {
+  try {
+    return s.db.prepare('SELECT 1').pluck().get() === 1
+  } catch {
+    return false
+  }
+}

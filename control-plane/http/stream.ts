@@ -1,0 +1,214 @@
+/**
+ * @module The revocation stream, `GET /v1/tokens/revocations/stream` over WebSocket. A dataplane
+ * (or admin) key is checked at the upgrade; the stream then replays every revocation after
+ * `since` and sends each new one as it is written, in cursor order. Each subscriber acknowledges
+ * the cursor it applied. Memory stays bounded: the backlog is read in pages as the socket drains,
+ * and a live subscriber whose unsent bytes pass the limit is disconnected (it will resume from
+ * its cursor), never buffered without end.
+ */
+import type { IncomingMessage, Server } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocket, WebSocketServer } from 'ws'
+import { RevocationStreamQuery, type StreamServerMessage } from '../../shared/contract/tokens.ts'
+import { parseOrThrow } from '../../shared/contract/validate.ts'
+import { ApiError } from '../../shared/errors.ts'
+import { newId } from '../../shared/ids.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
+import type { DataplaneRegistry } from '../dataplanes/registry.ts'
+import type { ControlPlaneMetrics } from '../metrics.ts'
+import { type RevocationLog, toWire } from '../revocations/log.ts'
+import type { RevocationRow } from '../store/revocations.ts'
+import { Authenticator } from './authenticate.ts'
+import { rawErrorResponse, toApiError } from './errors.ts'
+import { requirePersona } from './principal.ts'
+import { parseCursor } from './services/tokens.ts'
+
+export const STREAM_PATH = '/v1/tokens/revocations/stream'
+const BACKLOG_PAGE = 500
+const CLOSE_TOO_SLOW = 4008
+const CLOSE_REVOKED = 4001
+
+interface Subscriber {
+  id: string
+  ws: WebSocket
+  keyId: string
+  /** The last cursor sent. */
+  sent: number
+  catchingUp: boolean
+  alive: boolean
+}
+
+export interface StreamOptions {
+  heartbeatMs: number
+  maxBufferedBytes: number
+}
+
+export class RevocationStream {
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  readonly #subscribers = new Map<string, Subscriber>()
+  readonly #heartbeat: NodeJS.Timeout
+
+  constructor(
+    private readonly auth: Authenticator,
+    private readonly revocations: RevocationLog,
+    private readonly dataplanes: DataplaneRegistry,
+    private readonly metrics: ControlPlaneMetrics,
+    private readonly log: Logger,
+    private readonly options: StreamOptions,
+  ) {
+    revocations.on('appended', (row) => this.#publish(row))
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head))
+  }
+
+  /** Sends a message that is not part of the cursor sequence to every subscriber. */
+  broadcast(message: StreamServerMessage): void {
+    const text = JSON.stringify(message)
+    for (const sub of this.#subscribers.values()) this.#send(sub, text)
+  }
+
+  close(): void {
+    clearInterval(this.#heartbeat)
+    for (const sub of this.#subscribers.values()) sub.ws.terminate()
+    this.#wss.close()
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      if (url.pathname !== STREAM_PATH)
+        throw new ApiError('not_found', `no WebSocket endpoint at ${url.pathname}`)
+      const principal = this.auth.authenticate(
+        Authenticator.tokenOf({ authorization: req.headers.authorization, cookie: req.headers.cookie }),
+      )
+      requirePersona(principal, 'revocations')
+      const query = parseOrThrow(RevocationStreamQuery, Object.fromEntries(url.searchParams), 'query')
+      const since = parseCursor(query.since || undefined)
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        const id = newId('dataplane')
+        const now = nowMicros()
+        this.dataplanes.add({
+          id,
+          name: query.name || principal.claims.jti,
+          keyId: principal.claims.jti,
+          remoteAddress: req.socket.remoteAddress ?? '',
+          enforcing: principal.claims.kt === 'KEY_TYPE_DATAPLANE',
+          connectedAt: now,
+          lastContactAt: now,
+          appliedCursor: since,
+        })
+        this.#connected({ id, ws, keyId: principal.claims.jti, sent: since, catchingUp: true, alive: true })
+      })
+    } catch (err) {
+      const apiError = toApiError(err, this.log, 'stream upgrade')
+      socket.end(rawErrorResponse(apiError))
+    }
+  }
+
+  #connected(sub: Subscriber): void {
+    this.#subscribers.set(sub.id, sub)
+    sub.ws.on('message', (data, isBinary) => this.#onMessage(sub, data.toString(), isBinary))
+    sub.ws.on('pong', () => {
+      sub.alive = true
+      this.dataplanes.contact(sub.id)
+    })
+    sub.ws.on('close', () => {
+      this.#subscribers.delete(sub.id)
+      this.dataplanes.remove(sub.id)
+    })
+    sub.ws.on('error', (err) => this.log.debug('stream client error', { dataplane: sub.id, err }))
+    this.#send(
+      sub,
+      JSON.stringify({ type: 'hello', dataplane_id: sub.id, head: formatMicros(this.revocations.head) }),
+    )
+    this.#catchUp(sub)
+  }
+
+  /** Replays the backlog a page at a time, waiting for the socket to drain between pages. */
+  #catchUp(sub: Subscriber): void {
+    if (sub.ws.readyState !== WebSocket.OPEN) return
+    if (sub.ws.bufferedAmount > this.options.maxBufferedBytes / 2) {
+      setTimeout(() => this.#catchUp(sub), 5)
+      return
+    }
+    const rows = this.revocations.after(sub.sent, BACKLOG_PAGE)
+    for (const row of rows) this.#sendRow(sub, row, revocationMessage(row))
+    // Reading the last page and switching to live happen in one tick: nothing appended in
+    // between can be missed, since appends run on this same thread.
+    if (rows.length < BACKLOG_PAGE) sub.catchingUp = false
+    else setImmediate(() => this.#catchUp(sub))
+  }
+
+  #publish(row: RevocationRow): void {
+    this.metrics.revocationsIssued.inc({ kind: row.kind })
+    const text = revocationMessage(row)
+    for (const sub of this.#subscribers.values()) {
+      if (sub.catchingUp) continue
+      if (sub.ws.bufferedAmount > this.options.maxBufferedBytes) {
+        this.metrics.streamDisconnects.inc({ reason: 'too_slow' })
+        this.log.warn('stream client too slow: disconnected', {
+          dataplane: sub.id,
+          buffered: sub.ws.bufferedAmount,
+        })
+        sub.ws.close(CLOSE_TOO_SLOW, 'too slow: reconnect with your cursor')
+        sub.ws.terminate()
+        continue
+      }
+      this.#sendRow(sub, row, text)
+      if (row.jti === sub.keyId) sub.ws.close(CLOSE_REVOKED, 'the stream credential was revoked')
+    }
+  }
+
+  #sendRow(sub: Subscriber, row: RevocationRow, text: string): void {
+    this.#send(sub, text)
+    sub.sent = row.revoked_at
+  }
+
+  #send(sub: Subscriber, text: string): void {
+    if (sub.ws.readyState === WebSocket.OPEN) sub.ws.send(text)
+  }
+
+  #onMessage(sub: Subscriber, text: string, isBinary: boolean): void {
+    this.dataplanes.contact(sub.id)
+    if (isBinary) return
+    let message: { type?: unknown; cursor?: unknown }
+    try {
+      message = JSON.parse(text) as typeof message
+    } catch {
+      return
+    }
+    if (message.type === 'ack' && typeof message.cursor === 'string') {
+      const cursor = parseMicros(message.cursor)
+      if (cursor !== undefined) this.dataplanes.ack(sub.id, cursor)
+    }
+  }
+
+  #beat(): void {
+    const message = JSON.stringify({
+      type: 'heartbeat',
+      head: formatMicros(this.revocations.head),
+      time: formatMicros(nowMicros()),
+    })
+    for (const sub of this.#subscribers.values()) {
+      if (!sub.alive) {
+        this.metrics.streamDisconnects.inc({ reason: 'unresponsive' })
+        sub.ws.terminate()
+        continue
+      }
+      sub.alive = false
+      sub.ws.ping()
+      this.#send(sub, message)
+    }
+  }
+}
+
+function revocationMessage(row: RevocationRow): string {
+  const revocation = toWire(row)
+  return JSON.stringify({ type: 'revocation', cursor: revocation.revoked_at, revocation })
+}

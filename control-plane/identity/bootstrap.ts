@@ -1,0 +1,44 @@
+/**
+ * @module First start: an admin identity with an admin API key, and a service identity with a
+ * dataplane key for the dataplane `npm start` runs. Each key is written once into the data
+ * directory with mode 0600; the path, never the key, goes to the log.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from '../../shared/logger.ts'
+import type { ApiKeys } from '../keys/api-keys.ts'
+import type { SettingsStore } from '../store/settings.ts'
+import type { Identities } from './identities.ts'
+
+export const BOOTSTRAP_ADMIN_KEY_FILE = 'bootstrap-admin.key'
+export const DATAPLANE_KEY_FILE = 'dataplane.key'
+
+export async function bootstrap(deps: {
+  dataDir: string
+  settings: SettingsStore
+  identities: Identities
+  apiKeys: ApiKeys
+  log: Logger
+}): Promise<{ adminKeyFile: string; dataplaneKeyFile: string; created: boolean }> {
+  const adminKeyFile = join(deps.dataDir, BOOTSTRAP_ADMIN_KEY_FILE)
+  const dataplaneKeyFile = join(deps.dataDir, DATAPLANE_KEY_FILE)
+  if (deps.settings.get('bootstrapped_at')) return { adminKeyFile, dataplaneKeyFile, created: false }
+
+  const admin = deps.identities.createService('bootstrap-admin', true)
+  const adminKey = await deps.apiKeys.issue(admin, { name: 'bootstrap-admin', type: 'KEY_TYPE_ADMIN' })
+  writeFileSync(adminKeyFile, `${adminKey.secret}\n`, { mode: 0o600 })
+
+  const dataplane = deps.identities.createService('local-dataplane', false)
+  const dataplaneKey = await deps.apiKeys.issue(dataplane, {
+    name: 'local-dataplane',
+    type: 'KEY_TYPE_DATAPLANE',
+  })
+  writeFileSync(dataplaneKeyFile, `${dataplaneKey.secret}\n`, { mode: 0o600 })
+
+  deps.settings.set('bootstrapped_at', new Date().toISOString())
+  deps.log.info('bootstrapped: admin and dataplane keys written (mode 0600)', {
+    admin_key_file: adminKeyFile,
+    dataplane_key_file: dataplaneKeyFile,
+  })
+  return { adminKeyFile, dataplaneKeyFile, created: true }
+}

@@ -1,0 +1,36 @@
+/**
+ * @module Sessions: opened at the end of an OIDC login, closed by logout, which revokes the
+ * session's JTI so that every dataplane drops it too.
+ */
+import { newId } from '../../shared/ids.ts'
+import { nowMicros } from '../../shared/time.ts'
+import type { RevocationLog } from '../revocations/log.ts'
+import type { TokenIssuer } from '../signing/token-issuer.ts'
+import type { CredentialStore } from '../store/credentials.ts'
+import type { IdentityRow } from '../store/tenancy.ts'
+
+export class Sessions {
+  constructor(
+    private readonly store: CredentialStore,
+    private readonly tokens: TokenIssuer,
+    private readonly revocations: RevocationLog,
+    private readonly ttlMs: number,
+  ) {}
+
+  async open(identity: IdentityRow): Promise<{ id: string; token: string; expiresAt: number }> {
+    const id = newId('session')
+    const now = nowMicros()
+    const issued = await this.tokens.session(identity, id, now, now + this.ttlMs * 1000)
+    this.store.insertSession({ id, identity_id: identity.id, created_at: now, expires_at: issued.expiresAt })
+    return { id, token: issued.token, expiresAt: issued.expiresAt }
+  }
+
+  /** Revokes the session; answers with the revocation's cursor. */
+  close(sessionId: string, expiresAtSec: number): number {
+    const { row } = this.revocations.revoke(
+      { jti: sessionId, kind: 'session', expiresAt: expiresAtSec * 1e6, reason: 'logged out' },
+      (revokedAt) => this.store.markSessionRevoked(sessionId, revokedAt),
+    )
+    return row.revoked_at
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * @module Customers, projects and who belongs to them. Also resolves the `-` path segment (the
+ * caller's default customer or project) and answers "what is this identity's role here".
+ */
+import type { Identity, Role } from '../../shared/contract/me.ts'
+import { ApiError } from '../../shared/errors.ts'
+import { isId, newId } from '../../shared/ids.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { CustomerRow, IdentityRow, MembershipRow, ProjectRow, TenancyStore } from '../store/tenancy.ts'
+
+export interface ProjectScope {
+  customer: CustomerRow
+  project: ProjectRow
+}
+
+export class Tenancy {
+  constructor(private readonly store: TenancyStore) {}
+
+  createCustomer(name: string): CustomerRow {
+    const row = { id: newId('customer'), name, created_at: nowMicros() }
+    this.store.insertCustomer(row)
+    return row
+  }
+
+  createProject(customerId: string, name: string): ProjectRow {
+    const customer = this.customer(customerId)
+    const row = { id: newId('project'), customer_id: customer.id, name, created_at: nowMicros() }
+    try {
+      this.store.insertProject(row)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ApiError('already_exists', `customer ${customer.id} already has a project named "${name}"`)
+      }
+      throw err
+    }
+    return row
+  }
+
+  customer(id: string): CustomerRow {
+    const row = isId('customer', id) ? this.store.customer(id) : undefined
+    if (!row) throw new ApiError('not_found', `customer ${id} not found`)
+    return row
+  }
+
+  /** The project `projectId` under `customerId`; `not_found` when either is unknown or they do not match. */
+  project(customerId: string, projectId: string): ProjectScope {
+    const customer = this.customer(customerId)
+    const project = isId('project', projectId) ? this.store.project(projectId) : undefined
+    if (!project || project.customer_id !== customer.id) {
+      throw new ApiError('not_found', `project ${projectId} not found under customer ${customer.id}`)
+    }
+    return { customer, project }
+  }
+
+  /** Resolves `-` segments to the identity's default customer and project. */
+  scopeFor(
+    identity: IdentityRow,
+    customerSegment: string | undefined,
+    projectSegment: string | undefined,
+  ): ProjectScope {
+    const wantsDefault = (s: string | undefined) => s === undefined || s === '' || s === '-'
+    const customerId = wantsDefault(customerSegment) ? identity.default_customer_id : customerSegment!
+    const projectId = wantsDefault(projectSegment) ? identity.default_project_id : projectSegment!
+    if (!customerId || !projectId) {
+      throw new ApiError(
+        'failed_precondition',
+        'the caller has no default project: name customer_id and project_id',
+      )
+    }
+    return this.project(customerId, projectId)
+  }
+
+  role(projectId: string, identityId: string): Role | undefined {
+    return this.store.member(projectId, identityId)?.role
+  }
+
+  /** Adds or updates a membership; the identity's first project becomes its default. */
+  setMember(scope: ProjectScope, identity: IdentityRow, role: Role): MembershipRow {
+    const row: MembershipRow = {
+      project_id: scope.project.id,
+      identity_id: identity.id,
+      role,
+      created_at: nowMicros(),
+    }
+    this.store.transaction(() => {
+      this.store.upsertMember(row)
+      if (!identity.default_project_id)
+        this.store.setDefaults(identity.id, scope.customer.id, scope.project.id)
+    })
+    return this.store.member(scope.project.id, identity.id)!
+  }
+
+  removeMember(scope: ProjectScope, identity: IdentityRow): boolean {
+    return this.store.transaction(() => {
+      const removed = this.store.deleteMember(scope.project.id, identity.id)
+      if (removed && identity.default_project_id === scope.project.id) {
+        const next = this.store.membershipsOf(identity.id)[0]
+        this.store.setDefaults(identity.id, next?.customer_id ?? null, next?.project_id ?? null)
+      }
+      return removed
+    })
+  }
+
+  /** The contract's view of an identity, memberships included. */
+  view(identity: IdentityRow): Identity {
+    return {
+      id: identity.id,
+      email: identity.email,
+      name: identity.name,
+      issuer: identity.issuer,
+      subject: identity.subject,
+      is_admin: identity.is_admin === 1,
+      kind: identity.kind,
+      default_customer_id: identity.default_customer_id ?? '',
+      default_project_id: identity.default_project_id ?? '',
+      memberships: this.store.membershipsOf(identity.id).map((m) => ({
+        customer_id: m.customer_id,
+        customer_name: m.customer_name,
+        project_id: m.project_id,
+        project_name: m.project_name,
+        role: m.role,
+      })),
+      created_at: formatMicros(identity.created_at),
+    }
+  }
+}

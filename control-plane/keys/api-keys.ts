@@ -1,0 +1,146 @@
+/**
+ * @module API keys: issue (idempotently), list, revoke. The secret is returned at issue and, for
+ * a retried request with the same idempotency key, again within a day; it is never listed.
+ */
+import { createHash } from 'node:crypto'
+import type { ApiKey } from '../../shared/contract/me.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { newId } from '../../shared/ids.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { KeyType } from '../../shared/tokens/claims.ts'
+import type { PageTokens } from '../crypto/page-token.ts'
+import { open, seal } from '../crypto/seal.ts'
+import type { RevocationLog } from '../revocations/log.ts'
+import type { TokenIssuer } from '../signing/token-issuer.ts'
+import type { ApiKeyRow, CredentialStore } from '../store/credentials.ts'
+import type { IdentityRow } from '../store/tenancy.ts'
+
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000
+
+export interface IssueRequest {
+  name: string
+  type: KeyType
+  idempotencyKey?: string | undefined
+}
+
+export interface IssuedKey {
+  key: ApiKey
+  secret: string
+}
+
+const sealAad = (keyId: string): string => `api-key-secret:${keyId}`
+
+export class ApiKeys {
+  constructor(
+    private readonly store: CredentialStore,
+    private readonly tokens: TokenIssuer,
+    private readonly revocations: RevocationLog,
+    private readonly pageTokens: PageTokens,
+    private readonly rootKey: Buffer,
+    private readonly ttlMs: number,
+  ) {}
+
+  async issue(identity: IdentityRow, request: IssueRequest): Promise<IssuedKey> {
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([request.name, request.type]))
+      .digest('base64url')
+    if (request.idempotencyKey) {
+      const replay = this.#replay(identity.id, request.idempotencyKey, requestHash)
+      if (replay) return replay
+    }
+    const id = newId('apiKey')
+    const now = nowMicros()
+    const issued = await this.tokens.apiKey(identity, id, request.type, now, now + this.ttlMs * 1000)
+    const row: ApiKeyRow = {
+      id,
+      identity_id: identity.id,
+      name: request.name,
+      type: request.type,
+      prefix: `ak-…${issued.token.slice(-6)}`,
+      created_at: now,
+      expires_at: issued.expiresAt,
+      last_used_at: null,
+      revoked_at: null,
+      idempotency_key: request.idempotencyKey ?? null,
+      request_hash: request.idempotencyKey ? requestHash : null,
+      sealed_secret: request.idempotencyKey
+        ? seal(this.rootKey, Buffer.from(issued.token), sealAad(id))
+        : null,
+    }
+    try {
+      this.store.insertKey(row)
+    } catch (err) {
+      // A concurrent request with the same idempotency key won the race: answer as it did.
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && request.idempotencyKey) {
+        const replay = this.#replay(identity.id, request.idempotencyKey, requestHash)
+        if (replay) return replay
+      }
+      throw err
+    }
+    return { key: view(row), secret: issued.token }
+  }
+
+  list(
+    identityId: string,
+    pageSize: number,
+    pageToken: string | undefined,
+  ): { keys: ApiKey[]; nextPageToken: string } {
+    const after = pageToken ? this.pageTokens.decode<{ after: string }>('api-keys', pageToken).after : ''
+    const rows = this.store.keysOf(identityId, after, pageSize + 1)
+    const more = rows.length > pageSize
+    const page = more ? rows.slice(0, pageSize) : rows
+    return {
+      keys: page.map(view),
+      nextPageToken: more ? this.pageTokens.encode('api-keys', { after: page.at(-1)!.id }) : '',
+    }
+  }
+
+  /**
+   * Revokes one of the identity's keys. Someone else's key, or no key, is `not_found` alike, so
+   * the answer never tells whether a key id exists.
+   */
+  revoke(identityId: string, keyId: string): { key: ApiKey; cursor: number } {
+    const row = this.store.key(keyId)
+    if (!row || row.identity_id !== identityId) throw new ApiError('not_found', `key ${keyId} not found`)
+    return this.#revoke(row, 'revoked by its owner')
+  }
+
+  #revoke(row: ApiKeyRow, reason: string): { key: ApiKey; cursor: number } {
+    const { row: entry } = this.revocations.revoke(
+      { jti: row.id, kind: 'api_key', expiresAt: row.expires_at, reason },
+      (revokedAt) => this.store.markKeyRevoked(row.id, revokedAt),
+    )
+    return { key: view(this.store.key(row.id)!), cursor: entry.revoked_at }
+  }
+
+  #replay(identityId: string, idempotencyKey: string, requestHash: string): IssuedKey | undefined {
+    const existing = this.store.keyByIdempotency(identityId, idempotencyKey)
+    if (!existing) return undefined
+    if (existing.request_hash !== requestHash) {
+      throw invalidArgument('idempotency_key', 'was already used with a different request')
+    }
+    if (!existing.sealed_secret) {
+      throw new ApiError(
+        'already_exists',
+        `key ${existing.id} was issued for this idempotency_key more than a day ago`,
+      )
+    }
+    const secret = open(this.rootKey, existing.sealed_secret, sealAad(existing.id)).toString('utf8')
+    return { key: view(existing), secret }
+  }
+}
+
+export function view(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    type: row.type,
+    state: row.revoked_at === null ? 'KEY_STATE_ACTIVE' : 'KEY_STATE_REVOKED',
+    identity_id: row.identity_id,
+    created_at: formatMicros(row.created_at),
+    expires_at: formatMicros(row.expires_at),
+    ...(row.last_used_at === null ? {} : { last_used_at: formatMicros(row.last_used_at) }),
+    ...(row.revoked_at === null ? {} : { revoked_at: formatMicros(row.revoked_at) }),
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * @module OIDC login, the control plane as the client: authorization code with PKCE (S256 only).
+ * `start` checks the redirect URI, stores a single-use, expiring `state` with its nonce and the
+ * caller's code challenge, and answers with the provider's authorization URL. `finish` takes the
+ * state back (once), checks the verifier against the stored challenge, redeems the code, checks
+ * the ID token (issuer, audience, nonce, signature: `openid-client`), and finds or provisions
+ * the identity.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import * as oidc from 'openid-client'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { nowMicros } from '../../shared/time.ts'
+import type { OidcIssuerConfig } from '../config.ts'
+import type { Identities } from '../identity/identities.ts'
+import type { LoginStateStore } from '../store/login-states.ts'
+import type { IdentityRow } from '../store/tenancy.ts'
+import { checkRedirectUri } from './redirect-uri.ts'
+
+export interface LoginStart {
+  issuer?: string | undefined
+  redirectUri: string
+  codeChallenge: string
+}
+
+export interface LoginFinish {
+  code: string
+  state: string
+  codeVerifier: string
+}
+
+export interface OidcLoginOptions {
+  issuers: OidcIssuerConfig[]
+  redirectUris: readonly string[]
+  stateTtlMs: number
+}
+
+export class OidcLogin {
+  readonly #issuers: Map<string, OidcIssuerConfig>
+  readonly #defaultAlias: string
+  readonly #discovered = new Map<string, Promise<oidc.Configuration>>()
+
+  constructor(
+    private readonly options: OidcLoginOptions,
+    private readonly states: LoginStateStore,
+    private readonly identities: Identities,
+    private readonly log: Logger,
+  ) {
+    if (options.issuers.length === 0) throw new Error('at least one OIDC issuer is required')
+    this.#issuers = new Map(options.issuers.map((i) => [i.alias, i]))
+    this.#defaultAlias = options.issuers[0]!.alias
+  }
+
+  async start(request: LoginStart): Promise<{ authorizationUrl: string; state: string }> {
+    const alias = request.issuer || this.#defaultAlias
+    const issuer = this.#issuers.get(alias)
+    if (!issuer) throw invalidArgument('issuer', `unknown issuer alias "${alias}"`)
+    checkRedirectUri(request.redirectUri, this.options.redirectUris)
+    const config = await this.#configuration(issuer)
+    const state = randomBytes(24).toString('base64url')
+    const nonce = randomBytes(24).toString('base64url')
+    const now = nowMicros()
+    this.states.purgeExpired(now)
+    this.states.insert({
+      state,
+      issuer_alias: alias,
+      redirect_uri: request.redirectUri,
+      code_challenge: request.codeChallenge,
+      nonce,
+      created_at: now,
+      expires_at: now + this.options.stateTtlMs * 1000,
+    })
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: request.redirectUri,
+      scope: 'openid email profile',
+      response_type: 'code',
+      code_challenge: request.codeChallenge,
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    })
+    return { authorizationUrl: url.href, state }
+  }
+
+  async finish(request: LoginFinish): Promise<{ identity: IdentityRow; created: boolean }> {
+    const pending = this.states.take(request.state)
+    if (!pending || pending.expires_at <= nowMicros()) {
+      throw invalidArgument('state', 'is unknown, expired or already used: start the login again')
+    }
+    const challenge = createHash('sha256').update(request.codeVerifier).digest('base64url')
+    if (challenge !== pending.code_challenge) {
+      throw invalidArgument('code_verifier', 'does not match the code_challenge of this login')
+    }
+    const issuer = this.#issuers.get(pending.issuer_alias)
+    if (!issuer) throw invalidArgument('state', 'belongs to an issuer that is no longer configured')
+    const config = await this.#configuration(issuer)
+    const callbackUrl = new URL(pending.redirect_uri)
+    callbackUrl.searchParams.set('code', request.code)
+    callbackUrl.searchParams.set('state', request.state)
+    // The caller relays code and state only; `state` is bound to this issuer, which answers the
+    // mix-up attack RFC 9207's `iss` parameter guards against.
+    if (config.serverMetadata().authorization_response_iss_parameter_supported) {
+      callbackUrl.searchParams.set('iss', config.serverMetadata().issuer)
+    }
+    let profile: Record<string, unknown>
+    let subject: string
+    try {
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: request.codeVerifier,
+        expectedState: request.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      })
+      const claims = tokens.claims()
+      if (!claims?.sub) throw new Error('no subject in the ID token')
+      subject = claims.sub
+      // Providers that keep profile claims out of the ID token serve them at userinfo.
+      profile =
+        typeof claims.email === 'string'
+          ? claims
+          : await oidc.fetchUserInfo(config, tokens.access_token, subject).catch(() => claims)
+    } catch (err) {
+      this.log.warn('OIDC code redemption refused', { issuer: issuer.alias, error: describe(err) })
+      throw new ApiError(
+        'unauthenticated',
+        'the identity provider refused the login (code invalid, expired or already used)',
+      )
+    }
+    return this.identities.fromOidc({
+      issuer: config.serverMetadata().issuer,
+      subject,
+      email: typeof profile.email === 'string' ? profile.email : '',
+      name: typeof profile.name === 'string' ? profile.name : '',
+    })
+  }
+
+  #configuration(issuer: OidcIssuerConfig): Promise<oidc.Configuration> {
+    let pending = this.#discovered.get(issuer.alias)
+    if (!pending) {
+      const url = new URL(issuer.issuer)
+      pending = oidc.discovery(url, issuer.clientId, issuer.clientSecret, undefined, {
+        ...(url.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
+        timeout: 10,
+      })
+      // A failed discovery is retried on the next login rather than remembered.
+      pending.catch(() => this.#discovered.delete(issuer.alias))
+      this.#discovered.set(issuer.alias, pending)
+    }
+    return pending.catch((err) => {
+      this.log.error('OIDC discovery failed', { issuer: issuer.alias, error: describe(err) })
+      throw new ApiError('unavailable', `the identity provider "${issuer.alias}" is unreachable`)
+    })
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; error?: string; message?: string }
+  return [e.code, e.error, e.message].filter(Boolean).join(': ')
+}

@@ -1,0 +1,92 @@
+/**
+ * @module The revocation log: every revoked JTI with a strictly increasing `revoked_at` that is
+ * also its cursor. Strictly increasing even when many revocations share a clock tick, so that
+ * `since` paging never skips or repeats an entry. It also keeps the set of revoked JTIs that the
+ * control plane's own auth check consults, and announces each new entry to the stream.
+ */
+import { EventEmitter } from 'node:events'
+import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { RevocationRow, RevocationStore } from '../store/revocations.ts'
+
+export interface RevocationRequest {
+  jti: string
+  kind: RevocationKind
+  /** Microseconds: when the revoked credential would have expired anyway. */
+  expiresAt: number
+  reason: string
+}
+
+export const toWire = (r: RevocationRow): Revocation => ({
+  jti: r.jti,
+  kind: r.kind,
+  revoked_at: formatMicros(r.revoked_at),
+  expires_at: formatMicros(r.expires_at),
+  reason: r.reason,
+})
+
+export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
+  readonly #store: RevocationStore
+  readonly #revoked = new Set<string>()
+  #head: number
+
+  constructor(store: RevocationStore) {
+    super()
+    this.setMaxListeners(0)
+    this.#store = store
+    this.#head = store.head()
+    for (const jti of store.liveJtis(nowMicros())) this.#revoked.add(jti)
+  }
+
+  /** The newest cursor, in microseconds; 0 when nothing was ever revoked. */
+  get head(): number {
+    return this.#head
+  }
+
+  isRevoked(jti: string): boolean {
+    return this.#revoked.has(jti)
+  }
+
+  /**
+   * Records a revocation, running `alongside` (the owning row's update, given the revocation's
+   * timestamp) in the same transaction.
+   * Revoking an already revoked JTI changes nothing and answers with the existing entry.
+   */
+  revoke(
+    request: RevocationRequest,
+    alongside?: (revokedAt: number) => void,
+  ): { row: RevocationRow; created: boolean } {
+    let created = false
+    const row = this.#store.transaction((): RevocationRow => {
+      const existing = this.#store.find(request.jti)
+      if (existing) return existing
+      const revokedAt = Math.max(nowMicros(), this.#head + 1)
+      alongside?.(revokedAt)
+      const fresh: RevocationRow = {
+        jti: request.jti,
+        kind: request.kind,
+        revoked_at: revokedAt,
+        expires_at: request.expiresAt,
+        reason: request.reason,
+      }
+      this.#store.insert(fresh)
+      created = true
+      return fresh
+    })
+    if (created) {
+      this.#head = row.revoked_at
+      this.#revoked.add(row.jti)
+      this.emit('appended', row)
+    }
+    return { row, created }
+  }
+
+  /** Entries after `since` (exclusive), oldest first, at most `limit`. */
+  after(since: number, limit: number): RevocationRow[] {
+    return this.#store.after(since, limit)
+  }
+
+  countAfter(since: number): number {
+    return this.#store.countAfter(since)
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * @module What the HTTP layer is given: the configuration and every domain service, wired once
+ * at start-up by `app.ts`.
+ */
+import type { Logger } from '../shared/logger.ts'
+import type { TokenVerifier } from '../shared/tokens/verifier.ts'
+import type { ControlPlaneConfig } from './config.ts'
+import type { PageTokens } from './crypto/page-token.ts'
+import type { RootKey } from './crypto/root-key.ts'
+import type { DataplaneRegistry } from './dataplanes/registry.ts'
+import type { Identities } from './identity/identities.ts'
+import type { Sessions } from './identity/sessions.ts'
+import type { Tenancy } from './identity/tenancy.ts'
+import type { ApiKeys } from './keys/api-keys.ts'
+import type { ControlPlaneMetrics } from './metrics.ts'
+import type { OidcLogin } from './oidc/login.ts'
+import type { RevocationLog } from './revocations/log.ts'
+import type { KeyRing } from './signing/key-ring.ts'
+import type { Db } from './store/db.ts'
+
+export interface Services {
+  config: ControlPlaneConfig
+  log: Logger
+  db: Db
+  rootKey: RootKey
+  pageTokens: PageTokens
+  keyRing: KeyRing
+  verifier: TokenVerifier
+  revocations: RevocationLog
+  tenancy: Tenancy
+  identities: Identities
+  apiKeys: ApiKeys
+  sessions: Sessions
+  login: OidcLogin
+  dataplanes: DataplaneRegistry
+  metrics: ControlPlaneMetrics
+}

@@ -1,0 +1,80 @@
+/**
+ * @module `npm start`: the whole product on one machine with embedded defaults. Starts the
+ * control plane (which runs the development IdP when no issuer is configured and writes the
+ * bootstrap keys), then a dataplane that uses the dataplane key from the data directory. Each is
+ * its own process, exactly as `npm run control-plane` and `npm run dataplane` start them; this
+ * launcher only wires them together and forwards signals.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+const root = new URL('../', import.meta.url).pathname
+const children: ChildProcess[] = []
+
+function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry), ...process.argv.slice(2)], {
+    cwd: process.cwd(),
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      process.stdout.write(`${line}\n`)
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>
+        if (record.msg === ready) resolve(record)
+      } catch {
+        // not a log record
+      }
+    })
+    child.once('exit', (code) => {
+      reject(new Error(`${entry} exited with code ${code}`))
+      shutdown(code ?? 1)
+    })
+  })
+}
+
+let stopping = false
+function shutdown(code: number): void {
+  if (stopping) return
+  stopping = true
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+  setTimeout(() => process.exit(code), 3_000).unref()
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(
+    () => process.exit(code),
+  )
+}
+process.on('SIGINT', () => shutdown(0))
+process.on('SIGTERM', () => shutdown(0))
+
+const cp = await launch('control-plane/main.ts', process.env, 'control plane listening')
+const dataplaneKey =
+  process.env.AGENTROUTER_DATAPLANE_KEY ?? readFileSync(cp.dataplane_key_file as string, 'utf8').trim()
+const dp = await launch(
+  'dataplane/main.ts',
+  {
+    ...process.env,
+    AGENTROUTER_CONTROL_PLANE_URL: process.env.AGENTROUTER_CONTROL_PLANE_URL ?? (cp.url as string),
+    AGENTROUTER_DATAPLANE_KEY: dataplaneKey,
+  },
+  'dataplane listening',
+)
+process.stdout.write(
+  [
+    '',
+    'AgentRouter is running:',
+    `  control plane   ${cp.url}   (OpenAPI: ${cp.url}/openapi.json)`,
+    `  dataplane       ${dp.url}   (OpenAI: ${dp.url}/openai/v1, Anthropic: ${dp.url}/anthropic/v1)`,
+    cp.dev_idp ? `  development IdP ${cp.dev_idp}   (any login, any password)` : '',
+    `  admin key file  ${cp.bootstrap_admin_key_file}`,
+    '',
+    `  export AGENTROUTER_BASE_URL=${cp.url}`,
+    `  export AGENTROUTER_API_KEY=$(cat ${cp.bootstrap_admin_key_file})`,
+    '',
+  ]
+    .filter((l) => l !== undefined)
+    .join('\n'),
+)

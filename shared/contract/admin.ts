@@ -1,0 +1,89 @@
+/**
+ * @module The Admin persona's endpoints that complete the API: tenancy, admin and dataplane
+ * keys, connected dataplanes, and key rotation.
+ */
+import { z } from 'zod'
+import { Label, Timestamp } from './common.ts'
+import { ApiKey, Identity, Role } from './me.ts'
+
+export const Customer = z.object({ id: z.string(), name: z.string(), created_at: Timestamp })
+export const Project = z.object({
+  id: z.string(),
+  customer_id: z.string(),
+  name: z.string(),
+  created_at: Timestamp,
+})
+export const Member = z.object({
+  customer_id: z.string(),
+  project_id: z.string(),
+  identity_id: z.string(),
+  role: Role,
+  created_at: Timestamp,
+})
+
+const IdSegment = z.string().min(1).max(64)
+
+export const CreateCustomerRequest = z.strictObject({ name: Label })
+export const CustomerResponse = z.object({ customer: Customer })
+
+export const CustomerPathParams = z.strictObject({ customer_id: IdSegment })
+export const CreateProjectRequest = z.strictObject({ name: Label })
+export const ProjectResponse = z.object({ project: Project })
+
+export const MemberPathParams = z.strictObject({
+  customer_id: IdSegment,
+  project_id: IdSegment,
+  identity_id: z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>'),
+})
+export const PutMemberRequest = z.strictObject({ role: Role })
+export const MemberResponse = z.object({ member: Member })
+export const DeleteMemberResponse = z.object({ success: z.boolean() })
+
+export const ListIdentitiesQuery = z.strictObject({ email: z.string().min(1).max(320).optional() })
+export const ListIdentitiesResponse = z.object({ identities: z.array(Identity) })
+
+export const AdminIssueKeyRequest = z.strictObject({
+  name: Label,
+  type: z.enum(['KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE']),
+  identity_id: z
+    .string()
+    .regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>')
+    .optional()
+    .describe('Omit to create a new service identity for the key'),
+})
+export const AdminIssueKeyResponse = z.object({ key: ApiKey, secret: z.string() })
+
+export const Dataplane = z.object({
+  id: z.string(),
+  name: z.string(),
+  key_id: z.string(),
+  remote_address: z.string(),
+  connected_at: Timestamp,
+  last_contact_at: Timestamp,
+  applied_cursor: z.string(),
+  lag_entries: z.number().int().describe('Revocations written that it has not acknowledged'),
+  lag_ms: z.number().describe('Age of the oldest revocation it has not acknowledged; 0 when caught up'),
+})
+export const ListDataplanesResponse = z.object({ head_cursor: z.string(), dataplanes: z.array(Dataplane) })
+
+export const RotateSigningKeyRequest = z.strictObject({
+  activate_after_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400_000)
+    .optional()
+    .describe('Publish now, sign with it after this delay (default: the configured publish delay)'),
+})
+export const RotateSigningKeyResponse = z.object({
+  kid: z.string(),
+  alg: z.string(),
+  activates_at: Timestamp,
+  retiring_kid: z.string().optional(),
+})
+
+export const RotateKekResponse = z.object({
+  kek_id: z.string(),
+  rewrapped: z.number().int(),
+  retired_kek_ids: z.array(z.string()),
+})

@@ -1,0 +1,16 @@
+/**
+ * @module Endpoints only dataplanes call: which provider key serves a caller, with its plaintext.
+ */
+import { z } from 'zod'
+import { AiKey, ProviderInput } from './aikeys.ts'
+
+export const ResolveProviderKeyRequest = z.strictObject({
+  customer_id: z.string().min(1).max(64).optional().describe("Caller's customer; '-' or absent: default"),
+  project_id: z.string().min(1).max(64).optional().describe("Caller's project; '-' or absent: default"),
+  identity_id: z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>'),
+  provider: ProviderInput,
+})
+export const ResolveProviderKeyResponse = z.object({
+  key: AiKey,
+  secret: z.string().describe('The provider key in plaintext'),
+})

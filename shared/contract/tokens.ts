@@ -1,0 +1,54 @@
+/**
+ * @module TokensService (agentrouter.tokens.v1): the revocation list, and the messages of its
+ * WebSocket stream.
+ */
+import { z } from 'zod'
+import { Timestamp } from './common.ts'
+
+export const REVOCATION_KINDS = ['api_key', 'session', 'ai_key'] as const
+export type RevocationKind = (typeof REVOCATION_KINDS)[number]
+
+export const Revocation = z.object({
+  jti: z.string(),
+  kind: z.enum(REVOCATION_KINDS),
+  revoked_at: Timestamp.describe('Strictly increasing: it is also the cursor of this entry'),
+  expires_at: Timestamp.describe('When the revoked credential would have expired anyway'),
+  reason: z.string(),
+})
+export type Revocation = z.infer<typeof Revocation>
+
+export const RevocationListQuery = z.strictObject({
+  since: Timestamp.optional().describe('Exclusive: entries revoked after this cursor'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe('At most this many; all when absent'),
+})
+export const RevocationListResponse = z.object({
+  revocations: z.array(Revocation),
+  snapshot_at: Timestamp.describe('High-water mark of what was returned: the next `since`'),
+  total_count: z.number().int().describe('All entries after `since`, however many were returned'),
+})
+export type RevocationListResponse = z.infer<typeof RevocationListResponse>
+
+/** `GET /v1/tokens/revocations/stream?since=` (WebSocket). */
+export const RevocationStreamQuery = z.strictObject({
+  since: Timestamp.optional(),
+  name: z.string().max(128).optional().describe('How the control plane names this dataplane'),
+})
+
+/** Messages the control plane sends on the stream, one JSON object per text frame. */
+export type StreamServerMessage =
+  | { type: 'hello'; dataplane_id: string; head: string }
+  | { type: 'revocation'; cursor: string; revocation: Revocation }
+  | { type: 'heartbeat'; head: string; time: string }
+  /** The JWKS changed (a signing key was added or retired): fetch it again. */
+  | { type: 'jwks_changed' }
+  /** A secret's value changed: drop anything cached from it. */
+  | { type: 'secret_changed'; realm: string; name: string; user_id: string }
+
+/** Messages a dataplane sends: the cursor it has applied. */
+export type StreamClientMessage = { type: 'ack'; cursor: string }

@@ -1,0 +1,31 @@
+/**
+ * @module Timestamps on the wire: RFC 3339 in UTC with microsecond precision
+ * (`2026-11-24T19:15:52.123456Z`). Inside the system a timestamp is an integer count of
+ * microseconds since the epoch, which stays exact in a double until the year 2255.
+ */
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/
+
+/** Microseconds since the epoch: the wall clock at start-up plus the monotonic clock since. */
+export function nowMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000)
+}
+
+export function formatMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000)
+  const sub = String(micros - ms * 1000).padStart(3, '0')
+  return `${new Date(ms).toISOString().slice(0, 23)}${sub}Z`
+}
+
+/** Parses an RFC 3339 timestamp to microseconds; `undefined` when it is not one. */
+export function parseMicros(text: string): number | undefined {
+  const m = RFC3339.exec(text)
+  if (!m) return undefined
+  const [, base, fraction = '', zone] = m
+  const ms = Date.parse(`${base}${zone}`)
+  if (Number.isNaN(ms)) return undefined
+  const micros = Number(fraction.padEnd(6, '0').slice(0, 6))
+  return ms * 1000 + micros
+}
+
+export const secondsToMicros = (s: number): number => s * 1_000_000
