@@ -121,10 +121,14 @@ export class OidcLogin {
           : await oidc.fetchUserInfo(config, tokens.access_token, subject).catch(() => claims)
     } catch (err) {
       this.log.warn('OIDC code redemption refused', { issuer: issuer.alias, error: describe(err) })
-      throw new ApiError(
-        'unauthenticated',
-        'the identity provider refused the login (code invalid, expired or already used)',
-      )
+      // The token endpoint's `invalid_grant` is about the code the caller relayed: bad input.
+      if (err instanceof oidc.ResponseBodyError && err.error === 'invalid_grant') {
+        throw invalidArgument(
+          'code',
+          'was refused by the identity provider (invalid, expired, already used or from another login)',
+        )
+      }
+      throw new ApiError('unauthenticated', 'the identity provider refused the login')
     }
     return this.identities.fromOidc({
       issuer: config.serverMetadata().issuer,
