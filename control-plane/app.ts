@@ -87,6 +87,8 @@ export async function startControlPlane(
     issuer: config.tokens.issuer,
     audience: config.tokens.audience,
     algorithms: ['RS256'],
+    // The control plane checks only tokens it signed by its own clock: no skew to allow for.
+    clockToleranceSec: 0,
   })
   await verifier.setKeySet({ keys: keyRing.publishedKeys() })
 
@@ -150,7 +152,9 @@ export async function startControlPlane(
     log,
   })
 
-  const auth = new Authenticator(verifier, revocations, identities, lastUsed)
+  const auth = new Authenticator(verifier, revocations, identities, lastUsed, (reason) =>
+    metrics.authFailures.inc({ reason }),
+  )
   const extraRoutes: RouteModule[] = []
   const app = buildApp(services, auth, extraRoutes, VERSION)
   const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)

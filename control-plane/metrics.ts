@@ -26,6 +26,12 @@ export function createMetrics(deps: { dataplanes: DataplaneRegistry; revocations
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    authFailures: new Counter({
+      name: 'agentrouter_cp_auth_failures_total',
+      help: 'Credentials refused (answered unauthenticated), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     revocationsIssued: new Counter({
       name: 'agentrouter_cp_revocations_issued_total',
       help: 'Revocations written, by kind',
