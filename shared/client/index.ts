@@ -10,11 +10,54 @@
  *   const { identity } = await client.me.get()
  */
 import type { BodyOf, ResponseOf } from '../contract/routes.ts'
+import { ApiError } from '../errors.ts'
 import { type ClientOptions, type QueryValue, Transport } from './transport.ts'
+import type { AIKeyProvider } from './types.ts'
 
 export type * from '../contract/index.ts'
-export { ApiError, type ErrorCode } from '../errors.ts'
+export { ApiError, type ErrorCode, type ErrorDetail } from '../errors.ts'
 export type { ClientOptions } from './transport.ts'
+// Named explicitly: these shadow the contract's schema constants of the same names with the
+// response types the documents name.
+export type {
+  AdminIssueKeyResponse,
+  AIKeyProvider,
+  CallbackResponse,
+  CreateSecretResponse,
+  Customer,
+  CustomerResponse,
+  Dataplane,
+  DeleteMemberResponse,
+  DeleteSecretResponse,
+  Enforcement,
+  GetAiKeyResponse,
+  GetJWKSResponse,
+  GetMeResponse,
+  GetRevocationListResponse,
+  GetSecretResponse,
+  GetSecretValueResponse,
+  IssueMyKeyResponse,
+  KeyType,
+  ListAiKeysResponse,
+  ListDataplanesResponse,
+  ListIdentitiesResponse,
+  ListMyKeysResponse,
+  ListSecretsResponse,
+  LoginResponse,
+  LogoutResponse,
+  Member,
+  MemberResponse,
+  Project,
+  ProjectResponse,
+  RegisterAiKeyResponse,
+  ResolveProviderKeyResponse,
+  RevokeAiKeyResponse,
+  RevokeMyKeyResponse,
+  RotateKekResponse,
+  RotateSecretResponse,
+  RotateSigningKeyResponse,
+  ValidateSecretResponse,
+} from './types.ts'
 
 /** A request object in either spelling: `{ pageSize }` or `{ page_size }`. */
 type Loose = Record<string, unknown> | undefined
@@ -104,7 +147,7 @@ class AiKeysService {
   register(
     customerId: string,
     projectId: string,
-    provider: string,
+    provider: AIKeyProvider,
     name: string,
     secret: string,
     userScope?: boolean,
@@ -152,8 +195,14 @@ type SecretRef = { name?: string; realm?: string; userId?: string; user_id?: str
 class SecretService {
   constructor(private readonly t: Transport) {}
 
+  /** A secret's path; a request without a name is refused here rather than sent to the wrong URL. */
   #path(name: unknown, suffix = ''): string {
-    return `/v1/secrets/${encodeURIComponent(String(name ?? ''))}${suffix}`
+    if (typeof name !== 'string' || name === '') {
+      throw new ApiError('invalid_argument', 'name: is required', [
+        { field: 'name', description: 'is required' },
+      ])
+    }
+    return `/v1/secrets/${encodeURIComponent(name)}${suffix}`
   }
 
   createSecret(req: {
@@ -168,7 +217,7 @@ class SecretService {
     return this.t.request('POST', '/v1/secrets', { body: wire(req) })
   }
 
-  getSecret(req: SecretRef): Promise<ResponseOf<'getSecret'>> {
+  async getSecret(req: SecretRef): Promise<ResponseOf<'getSecret'>> {
     const [{ name }, query] = take(wire(req), 'name')
     return this.t.request('GET', this.#path(name), { query: query as Record<string, QueryValue> })
   }
@@ -190,22 +239,22 @@ class SecretService {
     return this.t.request('GET', '/v1/secrets', { query: query as Record<string, QueryValue> })
   }
 
-  deleteSecret(req: SecretRef): Promise<ResponseOf<'deleteSecret'>> {
+  async deleteSecret(req: SecretRef): Promise<ResponseOf<'deleteSecret'>> {
     const [{ name }, query] = take(wire(req), 'name')
     return this.t.request('DELETE', this.#path(name), { query: query as Record<string, QueryValue> })
   }
 
-  rotateSecret(req: SecretRef & { newValue?: string }): Promise<ResponseOf<'rotateSecret'>> {
+  async rotateSecret(req: SecretRef & { newValue?: string }): Promise<ResponseOf<'rotateSecret'>> {
     const [{ name }, body] = take(wire(req), 'name')
     return this.t.request('POST', this.#path(name, '/rotate'), { body })
   }
 
-  validateSecret(req: SecretRef): Promise<ResponseOf<'validateSecret'>> {
+  async validateSecret(req: SecretRef): Promise<ResponseOf<'validateSecret'>> {
     const [{ name }, body] = take(wire(req), 'name')
     return this.t.request('POST', this.#path(name, '/validate'), { body })
   }
 
-  getSecretValue(req: SecretRef): Promise<ResponseOf<'getSecretValue'>> {
+  async getSecretValue(req: SecretRef): Promise<ResponseOf<'getSecretValue'>> {
     const [{ name }, body] = take(wire(req), 'name')
     return this.t.request('POST', this.#path(name, '/value'), { body })
   }

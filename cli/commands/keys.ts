@@ -1,0 +1,107 @@
+/**
+ * @module `tare api keys create | list | revoke`: the logged-in user's API keys.
+ */
+import { command, type GroupSpec, group } from '../command.ts'
+import { flag, int, oneOf, requiredPositional, requiredStr, str } from '../options.ts'
+import { API_KEY_COLUMNS, printApiKey, printEnforcement, printIssuedKey } from '../render.ts'
+
+export const KEY_TYPE_FLAG = ['KEY_TYPE_PROMPT', 'KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE'] as const
+const KEY_TYPE_ALIASES = {
+  prompt: 'KEY_TYPE_PROMPT',
+  admin: 'KEY_TYPE_ADMIN',
+  dataplane: 'KEY_TYPE_DATAPLANE',
+} as const
+
+export const keys: GroupSpec = group({
+  name: 'keys',
+  summary: 'Issue, list and revoke your API keys',
+  children: [
+    command({
+      name: 'create',
+      summary: 'Issue an API key; its secret is printed once',
+      description:
+        'Needs a session (tare api login). KEY_TYPE_ADMIN and KEY_TYPE_DATAPLANE keys need an admin identity.',
+      options: {
+        name: {
+          type: 'string',
+          valueName: 'NAME',
+          description: 'Label shown in key listings',
+          required: true,
+        },
+        type: {
+          type: 'string',
+          valueName: 'TYPE',
+          description:
+            'KEY_TYPE_PROMPT (default), KEY_TYPE_ADMIN or KEY_TYPE_DATAPLANE (or prompt, admin, dataplane)',
+        },
+        'idempotency-key': {
+          type: 'string',
+          valueName: 'KEY',
+          description: 'Repeating a request with the same key returns the same API key, never a second one',
+        },
+      },
+      examples: [
+        'tare api keys create --name ci-runner',
+        'tare api keys create --name ops --type admin --json',
+      ],
+      async run(ctx) {
+        const name = requiredStr(ctx, 'name')
+        const type = oneOf(ctx, 'type', KEY_TYPE_FLAG, KEY_TYPE_ALIASES)
+        const idempotencyKey = str(ctx, 'idempotency-key')
+        const response = await ctx.client().me.issueKey(name, {
+          ...(type ? { type } : {}),
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+        })
+        ctx.out.result(response, () => printIssuedKey(ctx.out, response.key, response.secret))
+      },
+    }),
+    command({
+      name: 'list',
+      summary: 'List your API keys (metadata only)',
+      options: {
+        'page-size': { type: 'string', valueName: 'N', description: 'Keys per page (default 50)' },
+        'page-token': {
+          type: 'string',
+          valueName: 'TOKEN',
+          description: 'next_page_token of the previous page',
+        },
+      },
+      async run(ctx) {
+        const pageSize = int(ctx, 'page-size', 1)
+        const pageToken = str(ctx, 'page-token')
+        const response = await ctx.client().me.listKeys({
+          ...(pageSize ? { pageSize } : {}),
+          ...(pageToken ? { pageToken } : {}),
+        })
+        ctx.out.result(response, () => {
+          ctx.out.table(response.keys, API_KEY_COLUMNS, 'No API keys.')
+          if (response.page.next_page_token) {
+            ctx.out.note(`More: tare api keys list --page-token ${response.page.next_page_token}`)
+          }
+        })
+      },
+    }),
+    command({
+      name: 'revoke',
+      summary: 'Revoke one of your API keys, permanently',
+      args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
+      options: {
+        wait: {
+          type: 'boolean',
+          description: 'Answer once every connected dataplane enforces the revocation',
+        },
+      },
+      examples: ['tare api keys revoke key_01JD… --wait'],
+      async run(ctx) {
+        const keyId = requiredPositional(ctx, 0, 'KEY_ID')
+        const response = await ctx
+          .client()
+          .me.revokeKey(keyId, flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+        ctx.out.result(response, () => {
+          printApiKey(ctx.out, response.key)
+          printEnforcement(ctx.out, response.enforcement)
+        })
+      },
+    }),
+  ],
+})

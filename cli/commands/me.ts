@@ -1,0 +1,113 @@
+/**
+ * @module `tare api login | logout | whoami`: the loopback PKCE login that stores a session,
+ * ending it, and the identity behind the credential in effect.
+ */
+import { ApiError, Client, type LogoutResponse } from '../../shared/client/index.ts'
+import { type CommandSpec, command, UsageError } from '../command.ts'
+import { loopbackLogin } from '../login-flow.ts'
+import { openBrowser } from '../open-browser.ts'
+import { flag, int, str } from '../options.ts'
+import { printIdentity } from '../render.ts'
+import { deleteSession, readSession, sessionPath, writeSession } from '../session.ts'
+
+export const login: CommandSpec = command({
+  name: 'login',
+  summary: 'Log in through your identity provider and store the session',
+  description: [
+    'Listens on a free port of 127.0.0.1, prints the authorization URL and opens it in a browser',
+    'when one is available, waits for the redirect, then stores the session token in',
+    '$XDG_CONFIG_HOME/agentrouter/session.json (default ~/.config/agentrouter/session.json), mode 0600.',
+    'Later commands use it when AGENTROUTER_API_KEY is not set.',
+  ].join('\n'),
+  options: {
+    issuer: {
+      type: 'string',
+      valueName: 'ALIAS',
+      description: 'OIDC issuer alias (default: the first configured)',
+    },
+    'no-browser': { type: 'boolean', description: 'Only print the URL; do not try to open a browser' },
+    timeout: {
+      type: 'string',
+      valueName: 'SECONDS',
+      description: 'How long to wait for the browser to come back (default 300)',
+    },
+  },
+  examples: ['tare api login', 'tare api login --no-browser --base-url https://agentrouter.example.com'],
+  async run(ctx) {
+    const timeoutSec = int(ctx, 'timeout', 1) ?? 300
+    const done = await loopbackLogin({
+      client: ctx.anonymousClient(),
+      issuer: str(ctx, 'issuer'),
+      timeoutMs: timeoutSec * 1000,
+      onAuthorizationUrl(url) {
+        ctx.out.note('Open this URL in a browser to log in:')
+        ctx.out.note('')
+        ctx.out.note(`  ${url}`)
+        ctx.out.note('')
+        const opened = !flag(ctx, 'no-browser') && openBrowser(url, ctx.env)
+        ctx.out.note(opened ? 'Opening a browser… waiting for the login.' : 'Waiting for the login…')
+      },
+    })
+    const path = writeSession(ctx.env.configDir, {
+      base_url: ctx.baseUrl(),
+      session_token: done.session_token,
+      expires_at: done.expires_at,
+      identity_id: done.identity.id,
+      email: done.identity.email,
+    })
+    // The token itself stays in the file: printing it would put it in terminal scrollback and logs.
+    const shown = { identity: done.identity, expires_at: done.expires_at, session_file: path }
+    ctx.out.result(shown, () => {
+      ctx.out.line(`Logged in as ${done.identity.email || done.identity.id}.`)
+      ctx.out.line(`Session stored in ${path} (expires ${done.expires_at}).`)
+    })
+  },
+})
+
+export const logout: CommandSpec = command({
+  name: 'logout',
+  summary: 'Revoke the stored session and delete it',
+  description:
+    'Revokes the session at the control plane (dataplanes drop it too) and deletes the stored session file.\nWithout a stored session, logs out the session token in AGENTROUTER_API_KEY.',
+  options: {
+    wait: { type: 'boolean', description: 'Answer once every connected dataplane enforces the revocation' },
+  },
+  async run(ctx) {
+    const stored = readSession(ctx.env.configDir)
+    const token = stored?.session_token ?? ctx.env.apiKey
+    if (!token)
+      throw new UsageError(
+        'not logged in: there is no stored session and AGENTROUTER_API_KEY is not set',
+        ctx.path,
+      )
+    // A stored session is ended where it was issued, whatever --base-url says.
+    const client = stored ? new Client({ baseUrl: stored.base_url, apiKey: token }) : ctx.client()
+    let response: LogoutResponse
+    try {
+      response = await client.me.logout(flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+    } catch (err) {
+      // An expired or already revoked session is as logged out as it gets: forget it locally.
+      if (!(err instanceof ApiError && err.code === 'unauthenticated' && stored)) throw err
+      deleteSession(ctx.env.configDir)
+      ctx.out.note(
+        `The stored session had already ended (${err.message}); removed ${sessionPath(ctx.env.configDir)}.`,
+      )
+      ctx.out.result({}, () => ctx.out.line('Logged out.'))
+      return
+    }
+    if (stored) deleteSession(ctx.env.configDir)
+    ctx.out.result(response, () => {
+      ctx.out.line('Logged out.')
+      if (stored) ctx.out.line(`Removed ${sessionPath(ctx.env.configDir)}.`)
+    })
+  },
+})
+
+export const whoami: CommandSpec = command({
+  name: 'whoami',
+  summary: 'Show the identity behind the credential in effect',
+  async run(ctx) {
+    const response = await ctx.client().me.get()
+    ctx.out.result(response, () => printIdentity(ctx.out, response.identity))
+  },
+})

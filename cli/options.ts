@@ -1,0 +1,99 @@
+/**
+ * @module Reading one command's parsed options and positionals, each check failing with a
+ * `UsageError` that names the flag: required values, integers, enums, `k=v` tags, and the
+ * identifiers that may come either as a positional or as a flag.
+ */
+import { type CommandContext, UsageError } from './command.ts'
+
+export function str(ctx: CommandContext, name: string): string | undefined {
+  const value = ctx.options[name]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new UsageError(`--${name} takes a value`, ctx.path)
+  if (value === '') throw new UsageError(`--${name} must not be empty`, ctx.path)
+  return value
+}
+
+export function requiredStr(ctx: CommandContext, name: string): string {
+  const value = str(ctx, name)
+  if (value === undefined) throw new UsageError(`--${name} is required`, ctx.path)
+  return value
+}
+
+export function flag(ctx: CommandContext, name: string): boolean {
+  return ctx.options[name] === true
+}
+
+export function int(ctx: CommandContext, name: string, min = 0): number | undefined {
+  const raw = str(ctx, name)
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${name} expects an integer of at least ${min}, got "${raw}"`, ctx.path)
+  }
+  return n
+}
+
+/** One of `allowed`, compared case-insensitively; `aliases` maps short forms to allowed values. */
+export function oneOf<T extends string>(
+  ctx: CommandContext,
+  name: string,
+  allowed: readonly T[],
+  aliases: Record<string, T> = {},
+): T | undefined {
+  const raw = str(ctx, name)
+  if (raw === undefined) return undefined
+  const found = allowed.find((a) => a.toLowerCase() === raw.toLowerCase()) ?? aliases[raw.toLowerCase()]
+  if (!found) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`, ctx.path)
+  return found
+}
+
+/**
+ * The value of positional `index` (named `argName` in help), or of `--option` when the positional
+ * is absent. Giving both with different values is a usage error.
+ */
+export function positionalOr(
+  ctx: CommandContext,
+  index: number,
+  argName: string,
+  option?: string,
+): string | undefined {
+  const positional = ctx.positionals[index]
+  const fromFlag = option ? str(ctx, option) : undefined
+  if (positional !== undefined && fromFlag !== undefined && positional !== fromFlag) {
+    throw new UsageError(`${argName} given twice: "${positional}" and --${option} "${fromFlag}"`, ctx.path)
+  }
+  return positional ?? fromFlag
+}
+
+export function requiredPositional(
+  ctx: CommandContext,
+  index: number,
+  argName: string,
+  option?: string,
+): string {
+  const value = positionalOr(ctx, index, argName, option)
+  if (value === undefined || value === '') {
+    throw new UsageError(
+      `${argName} is required${option ? ` (as an argument or --${option})` : ''}`,
+      ctx.path,
+    )
+  }
+  return value
+}
+
+/** `--tag k=v` (repeatable) and `--tags k=v,k2=v2` into one record. */
+export function tags(ctx: CommandContext): Record<string, string> | undefined {
+  const raw: string[] = []
+  const repeated = ctx.options.tag
+  if (Array.isArray(repeated)) raw.push(...repeated)
+  const joined = str(ctx, 'tags')
+  if (joined) raw.push(...joined.split(','))
+  if (raw.length === 0) return undefined
+  const out: Record<string, string> = {}
+  for (const pair of raw) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw new UsageError(`tags are key=value pairs, got "${pair}"`, ctx.path)
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
+  }
+  return out
+}
