@@ -7,12 +7,17 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
+import { AiKeys } from './aikeys/ai-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import { PageTokens } from './crypto/page-token.ts'
 import { loadRootKey } from './crypto/root-key.ts'
 import { DataplaneRegistry } from './dataplanes/registry.ts'
 import { buildApp, type RouteModule } from './http/app.ts'
 import { Authenticator } from './http/authenticate.ts'
+import { aiKeyRoutes } from './http/services/aikeys.ts'
+import { internalRoutes } from './http/services/internal.ts'
+import { kekRoutes } from './http/services/keks.ts'
+import { secretRoutes } from './http/services/secrets.ts'
 import { RevocationStream } from './http/stream.ts'
 import { bootstrap } from './identity/bootstrap.ts'
 import { Identities } from './identity/identities.ts'
@@ -24,13 +29,19 @@ import { createMetrics } from './metrics.ts'
 import { type DevIdp, startDevIdp } from './oidc/dev-idp.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { RevocationLog } from './revocations/log.ts'
+import { KekRotation } from './secrets/kek-rotation.ts'
+import { KeyEncryptionKeys } from './secrets/keks.ts'
+import { Secrets } from './secrets/secrets.ts'
 import type { Services } from './services.ts'
 import { KeyRing } from './signing/key-ring.ts'
 import { TokenIssuer } from './signing/token-issuer.ts'
+import { AiKeyStore } from './store/aikeys.ts'
 import { CredentialStore } from './store/credentials.ts'
 import { openDatabase } from './store/db.ts'
+import { KekStore } from './store/keks.ts'
 import { LoginStateStore } from './store/login-states.ts'
 import { RevocationStore } from './store/revocations.ts'
+import { SecretStore } from './store/secrets.ts'
 import { SettingsStore } from './store/settings.ts'
 import { SigningKeyStore } from './store/signing-keys.ts'
 import { TenancyStore } from './store/tenancy.ts'
@@ -108,6 +119,14 @@ export async function startControlPlane(
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
   const lastUsed = new LastUsed(credentials)
+  const tenancy = new Tenancy(tenancyStore)
+  const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)
+  keks.load()
+  const secretStore = new SecretStore(db)
+  const secrets = new Secrets(secretStore, keks, pageTokens, config.secrets, log)
+  secrets.sweepExpired()
+  const kekRotation = new KekRotation(keks, secretStore, log)
+  const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations)
 
   let devIdp: DevIdp | undefined
   let issuers = config.oidc.issuers
@@ -136,13 +155,17 @@ export async function startControlPlane(
     keyRing,
     verifier,
     revocations,
-    tenancy: new Tenancy(tenancyStore),
+    tenancy,
     identities,
     apiKeys,
     sessions,
     login,
     dataplanes,
     metrics,
+    keks,
+    secrets,
+    kekRotation,
+    aiKeys,
   }
   const { adminKeyFile, dataplaneKeyFile } = await bootstrap({
     dataDir: config.dataDir,
@@ -155,7 +178,7 @@ export async function startControlPlane(
   const auth = new Authenticator(verifier, revocations, identities, lastUsed, (reason) =>
     metrics.authFailures.inc({ reason }),
   )
-  const extraRoutes: RouteModule[] = []
+  const extraRoutes: RouteModule[] = [secretRoutes, aiKeyRoutes, internalRoutes, kekRoutes]
   const app = buildApp(services, auth, extraRoutes, VERSION)
   const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)
   keyRing.on('changed', () => {
@@ -172,6 +195,8 @@ export async function startControlPlane(
     ;(s as Server).once('error', reject)
   })
   stream.attach(server)
+  secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
+  kekRotation.resumeIfInterrupted()
   const { port } = server.address() as AddressInfo
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
   const url = `http://${host}:${port}`
@@ -190,6 +215,7 @@ export async function startControlPlane(
         server.close(() => resolve())
       })
       await devIdp?.close()
+      await kekRotation.settled()
       lastUsed.close()
       db.close()
     },

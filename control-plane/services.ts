@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../shared/logger.ts'
 import type { TokenVerifier } from '../shared/tokens/verifier.ts'
+import type { AiKeys } from './aikeys/ai-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { PageTokens } from './crypto/page-token.ts'
 import type { RootKey } from './crypto/root-key.ts'
@@ -15,6 +16,9 @@ import type { ApiKeys } from './keys/api-keys.ts'
 import type { ControlPlaneMetrics } from './metrics.ts'
 import type { OidcLogin } from './oidc/login.ts'
 import type { RevocationLog } from './revocations/log.ts'
+import type { KekRotation } from './secrets/kek-rotation.ts'
+import type { KeyEncryptionKeys } from './secrets/keks.ts'
+import type { Secrets } from './secrets/secrets.ts'
 import type { KeyRing } from './signing/key-ring.ts'
 import type { Db } from './store/db.ts'
 
@@ -34,4 +38,8 @@ export interface Services {
   login: OidcLogin
   dataplanes: DataplaneRegistry
   metrics: ControlPlaneMetrics
+  keks: KeyEncryptionKeys
+  secrets: Secrets
+  kekRotation: KekRotation
+  aiKeys: AiKeys
 }

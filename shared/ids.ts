@@ -11,6 +11,7 @@ export const ID_PREFIX = {
   session: 'ses_',
   aiKey: 'byok_',
   secret: 'sec_',
+  kek: 'kek_',
   dataplane: 'dp_',
 } as const
 

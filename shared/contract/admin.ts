@@ -86,4 +86,7 @@ export const RotateKekResponse = z.object({
   kek_id: z.string(),
   rewrapped: z.number().int(),
   retired_kek_ids: z.array(z.string()),
+  unreadable: z
+    .array(z.string())
+    .describe('Versions (sec_…@vN) that did not open and stay under their old KEK, which is not retired'),
 })

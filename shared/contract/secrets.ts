@@ -63,6 +63,9 @@ export const SecretQuery = z.strictObject({ realm: Realm.optional(), user_id: Ow
 
 export const ListSecretsQuery = z.strictObject({
   realm: Realm.optional(),
+  user_id: OwnerId.optional().describe(
+    "Whose secrets (default: the caller's; another owner needs an internal scope)",
+  ),
   status: z.enum(SECRET_STATUSES).optional(),
   tags: z.string().max(2048).optional().describe('key=value pairs, comma-separated; all must match'),
   page_size: z.coerce.number().int().min(1).max(1000).optional(),
@@ -77,8 +80,19 @@ export const RotateSecretRequest = z.strictObject({
   new_value: z.string().min(1).max(65_536),
   user_id: OwnerId.optional(),
 })
-export const ValidateSecretRequest = z.strictObject({ realm: Realm.optional(), user_id: OwnerId.optional() })
+/** Which version to read: the current one when absent; an older one only within its grace period. */
+const VersionNumber = z.number().int().min(1).describe('Version to read (default: the current one)')
+
+export const ValidateSecretRequest = z.strictObject({
+  realm: Realm.optional(),
+  user_id: OwnerId.optional(),
+  version: VersionNumber.optional(),
+})
 export const ValidateSecretResponse = z.object({ valid: z.boolean(), error: z.string() })
 
-export const GetSecretValueRequest = z.strictObject({ realm: Realm.optional(), user_id: OwnerId.optional() })
+export const GetSecretValueRequest = z.strictObject({
+  realm: Realm.optional(),
+  user_id: OwnerId.optional(),
+  version: VersionNumber.optional(),
+})
 export const GetSecretValueResponse = z.object({ value: z.string(), secret: Secret })

@@ -1,0 +1,184 @@
+/**
+ * @module BYOK AI keys: register (the plaintext goes into the secret service, realm `byok`, owner
+ * `system`, and is discarded), get, list and revoke under a project's rules (see `access.ts`),
+ * and resolution for dataplanes: the identity's active user-scoped key for the provider, else the
+ * project's active key, newest first. Revoking writes an `ai_key` revocation entry, deletes the
+ * stored plaintext, and makes any later fetch of it `permission_denied`.
+ */
+import type { AiKey, Provider } from '../../shared/contract/aikeys.ts'
+import { SYSTEM_OWNER } from '../../shared/contract/secrets.ts'
+import { ApiError } from '../../shared/errors.ts'
+import { newId } from '../../shared/ids.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { ProjectScope, Tenancy } from '../identity/tenancy.ts'
+import type { RevocationLog } from '../revocations/log.ts'
+import type { PlaintextReader, Secrets } from '../secrets/secrets.ts'
+import type { AiKeyRow, AiKeyStore } from '../store/aikeys.ts'
+import {
+  type AiKeyCaller,
+  requireAccess,
+  requireMayRegister,
+  requireMayRevoke,
+  requireMaySee,
+  type Standing,
+} from './access.ts'
+
+export const BYOK_REALM = 'byok'
+
+/**
+ * How long an `ai_key` revocation entry stays in the list. A revoked AI key never becomes valid
+ * again (the control plane refuses it for good); the entry only has to outlive whatever a
+ * dataplane might still hold cached, which is bounded far below this.
+ */
+const REVOCATION_ENTRY_TTL_MICROS = 30 * 86_400_000_000
+
+export interface RegisterInput {
+  provider: Provider
+  name: string
+  secret: string
+  userScope: boolean
+}
+
+export class AiKeys {
+  readonly #store: AiKeyStore
+  readonly #secrets: Secrets
+  readonly #tenancy: Tenancy
+  readonly #revocations: RevocationLog
+
+  constructor(store: AiKeyStore, secrets: Secrets, tenancy: Tenancy, revocations: RevocationLog) {
+    this.#store = store
+    this.#secrets = secrets
+    this.#tenancy = tenancy
+    this.#revocations = revocations
+    secrets.addValueGuard((secret) => {
+      if (secret.realm !== BYOK_REALM || secret.user_id !== SYSTEM_OWNER) return
+      const key = this.#store.byId(secret.name)
+      if (key?.revoked_at != null) throw new ApiError('permission_denied', `AI key ${key.id} is revoked`)
+    })
+  }
+
+  register(caller: AiKeyCaller, scope: ProjectScope, input: RegisterInput): AiKey {
+    requireMayRegister(this.#standing(caller, scope), input.userScope)
+    const id = newId('aiKey')
+    const row = this.#store.transaction(() => {
+      const secret = this.#secrets.put(SYSTEM_OWNER, BYOK_REALM, id, input.secret, {
+        description: `${input.provider} key "${input.name}" of project ${scope.project.id}`,
+        tags: { ai_key_id: id, provider: input.provider, project_id: scope.project.id },
+      })
+      const now = nowMicros()
+      const row: AiKeyRow = {
+        id,
+        customer_id: scope.customer.id,
+        project_id: scope.project.id,
+        provider: input.provider,
+        name: input.name,
+        display_suffix: input.secret.slice(-4),
+        user_scope: input.userScope ? 1 : 0,
+        owner_id: caller.identityId,
+        secret_id: secret.id,
+        created_at: now,
+        updated_at: now,
+        revoked_at: null,
+      }
+      this.#store.insert(row)
+      return row
+    })
+    return view(row)
+  }
+
+  get(caller: AiKeyCaller, scope: ProjectScope, id: string): AiKey {
+    const standing = this.#standing(caller, scope)
+    requireAccess(standing)
+    const key = this.#find(scope, id)
+    requireMaySee(standing, key)
+    return view(key)
+  }
+
+  /** The project's keys plus the caller's own user-scoped keys, revoked ones included. */
+  list(caller: AiKeyCaller, scope: ProjectScope): AiKey[] {
+    const standing = this.#standing(caller, scope)
+    requireAccess(standing)
+    return this.#store.visibleTo(scope.project.id, caller.identityId).map(view)
+  }
+
+  /** Revokes a key for good; revoking it again answers with the same entry. */
+  revoke(caller: AiKeyCaller, scope: ProjectScope, id: string): { key: AiKey; cursor: number } {
+    const standing = this.#standing(caller, scope)
+    requireAccess(standing)
+    const key = this.#find(scope, id)
+    requireMayRevoke(standing, key)
+    const { row: entry } = this.#revocations.revoke(
+      {
+        jti: key.id,
+        kind: 'ai_key',
+        expiresAt: nowMicros() + REVOCATION_ENTRY_TTL_MICROS,
+        reason: `AI key revoked by ${caller.identityId}`,
+      },
+      (revokedAt) => {
+        this.#store.markRevoked(key.id, revokedAt)
+        this.#secrets.shred(key.secret_id)
+      },
+    )
+    return { key: view(this.#store.byId(key.id)!), cursor: entry.revoked_at }
+  }
+
+  /**
+   * The key that serves `identityId` in the project for `provider`, with its plaintext:
+   * `permission_denied` when the identity is not a member, `failed_precondition` when no key applies.
+   */
+  resolve(
+    reader: PlaintextReader,
+    identityId: string,
+    scope: ProjectScope,
+    provider: Provider,
+  ): { key: AiKey; secret: string } {
+    const projectId = scope.project.id
+    if (this.#tenancy.role(projectId, identityId) === undefined) {
+      throw new ApiError(
+        'permission_denied',
+        `identity ${identityId} is not a member of project ${projectId}`,
+      )
+    }
+    const key =
+      this.#store.activeUserKey(projectId, provider, identityId) ??
+      this.#store.activeProjectKey(projectId, provider)
+    if (!key) {
+      throw new ApiError(
+        'failed_precondition',
+        `no ${provider} key for project ${projectId}: register one with \`tare api byok add --provider ${provider}\``,
+        [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: projectId }],
+      )
+    }
+    return { key: view(key), secret: this.#secrets.plaintextFor(key.secret_id, reader) }
+  }
+
+  #standing(caller: AiKeyCaller, scope: ProjectScope): Standing {
+    const projectId = scope.project.id
+    return { caller, projectId, role: this.#tenancy.role(projectId, caller.identityId) }
+  }
+
+  /** A key of this project; `not_found` when there is none (or it belongs to another project). */
+  #find(scope: ProjectScope, id: string): AiKeyRow {
+    const key = this.#store.byId(id)
+    if (!key || key.project_id !== scope.project.id) {
+      throw new ApiError('not_found', `AI key ${id} not found in project ${scope.project.id}`)
+    }
+    return key
+  }
+}
+
+export function view(row: AiKeyRow): AiKey {
+  return {
+    id: row.id,
+    customer_id: row.customer_id,
+    project_id: row.project_id,
+    provider: row.provider,
+    name: row.name,
+    display_suffix: row.display_suffix,
+    user_scope: row.user_scope === 1,
+    owner_id: row.owner_id,
+    created_at: formatMicros(row.created_at),
+    updated_at: formatMicros(row.updated_at),
+    ...(row.revoked_at === null ? {} : { revoked_at: formatMicros(row.revoked_at) }),
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * @module AiKeysService routes (agentrouter.aikeys.v1) under
+ * `/v1/customers/{customer_id}/projects/{project_id}/aikeys`, `-` meaning the caller's default.
+ */
+import type { AiKeyCaller } from '../../aikeys/access.ts'
+import type { Services } from '../../services.ts'
+import { waitIfAsked } from '../enforcement.ts'
+import type { Principal } from '../principal.ts'
+import type { Router } from '../route.ts'
+
+const callerOf = (principal: Principal): AiKeyCaller => ({
+  identityId: principal.identity.id,
+  isAdmin: principal.isAdmin,
+})
+
+export function aiKeyRoutes(router: Router, s: Services): void {
+  const scopeOf = (principal: Principal, params: { customer_id: string; project_id: string }) =>
+    s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
+
+  router.on('registerAiKey', ({ principal, params, body }) => ({
+    key: s.aiKeys.register(callerOf(principal), scopeOf(principal, params), {
+      provider: body.provider,
+      name: body.name,
+      secret: body.secret,
+      userScope: body.user_scope ?? false,
+    }),
+  }))
+
+  router.on('getAiKey', ({ principal, params }) => ({
+    key: s.aiKeys.get(callerOf(principal), scopeOf(principal, params), params.id),
+  }))
+
+  router.on('listAiKeys', ({ principal, params }) => ({
+    keys: s.aiKeys.list(callerOf(principal), scopeOf(principal, params)),
+  }))
+
+  router.on('revokeAiKey', async ({ principal, params, query }) => {
+    const { key, cursor } = s.aiKeys.revoke(callerOf(principal), scopeOf(principal, params), params.id)
+    return { key, ...(await waitIfAsked(s, query, cursor)) }
+  })
+}

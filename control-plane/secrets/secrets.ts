@@ -1,0 +1,424 @@
+/**
+ * @module The secret service: create (upsert by owner, realm and name), get, list, delete,
+ * rotate, validate and value. Values are kept only under envelope encryption; the plaintext
+ * exists in memory while it is sealed or opened, and leaves only through `value` (audited) and
+ * `plaintextFor` (BYOK resolution, audited). A value change (upsert, rotate, delete, shred) is
+ * announced as `changed` so dataplanes drop what they cached from it.
+ */
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { SECRET_STATUSES, Secret } from '../../shared/contract/secrets.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { isId, newId } from '../../shared/ids.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { PageTokens } from '../crypto/page-token.ts'
+import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
+import { openVersion, sealVersion, Unreadable, type VersionBinding } from './envelope.ts'
+import type { KeyEncryptionKeys } from './keks.ts'
+import {
+  type Access,
+  isSystemRealm,
+  mayActFor,
+  ownerFor,
+  realmOrDefault,
+  type SecretCaller,
+} from './owner.ts'
+import { effectiveStatus, secretView } from './view.ts'
+
+/** How a request names a secret: `name` is the name or the `sec_` id. */
+export interface SecretRef {
+  name: string
+  realm?: string | undefined
+  userId?: string | undefined
+}
+
+export interface CreateSecretInput {
+  name: string
+  realm?: string | undefined
+  description?: string | undefined
+  value: string
+  tags?: Record<string, string> | undefined
+  user_id?: string | undefined
+}
+
+export interface ListSecretsInput {
+  realm?: string | undefined
+  status?: (typeof SECRET_STATUSES)[number] | undefined
+  tags?: string | undefined
+  user_id?: string | undefined
+  page_size?: number | undefined
+  page_token?: string | undefined
+}
+
+export interface ChangedSecret {
+  realm: string
+  name: string
+  user_id: string
+}
+
+/** Who reads a plaintext, for the audit. */
+export interface PlaintextReader {
+  identityId: string
+  credentialId: string
+}
+
+/** Runs before a value is served; throws to refuse it (revoked AI keys). */
+export type ValueGuard = (secret: SecretRow) => void
+
+const DEFAULT_PAGE_SIZE = 50
+
+export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
+  readonly #store: SecretStore
+  readonly #keks: KeyEncryptionKeys
+  readonly #pageTokens: PageTokens
+  readonly #graceMicros: number
+  readonly #log: Logger
+  readonly #guards: ValueGuard[] = []
+
+  constructor(
+    store: SecretStore,
+    keks: KeyEncryptionKeys,
+    pageTokens: PageTokens,
+    options: { rotationGraceMs: number },
+    log: Logger,
+  ) {
+    super()
+    this.#store = store
+    this.#keks = keks
+    this.#pageTokens = pageTokens
+    this.#graceMicros = options.rotationGraceMs * 1000
+    this.#log = log
+  }
+
+  addValueGuard(guard: ValueGuard): void {
+    this.#guards.push(guard)
+  }
+
+  create(caller: SecretCaller, input: CreateSecretInput): Secret {
+    const realm = realmOrDefault(input.realm)
+    const owner = ownerFor(caller, realm, input.user_id, 'write')
+    const row = this.put(owner, realm, input.name, input.value, input)
+    return this.#view(row)
+  }
+
+  /**
+   * Stores `value` under (owner, realm, name): a new secret, or a new version of an existing one
+   * whose previous version expires at once (rotate is the path with a grace period). The same
+   * value again changes only the metadata given.
+   */
+  put(
+    owner: string,
+    realm: string,
+    name: string,
+    value: string,
+    meta: { description?: string | undefined; tags?: Record<string, string> | undefined } = {},
+  ): SecretRow {
+    const plaintext = Buffer.from(value, 'utf8')
+    let changed = false
+    const row = this.#store.transaction((): SecretRow => {
+      const now = nowMicros()
+      const existing = this.#store.byKey(owner, realm, name)
+      if (!existing) {
+        const fresh: SecretRow = {
+          id: newId('secret'),
+          user_id: owner,
+          realm,
+          name,
+          description: meta.description ?? '',
+          tags: JSON.stringify(meta.tags ?? {}),
+          version: 1,
+          created_at: now,
+          updated_at: now,
+        }
+        this.#store.insertSecret(fresh)
+        this.#insertVersion(fresh, 1, plaintext, now)
+        return fresh
+      }
+      const updated: SecretRow = {
+        ...existing,
+        description: meta.description ?? existing.description,
+        tags: meta.tags ? JSON.stringify(meta.tags) : existing.tags,
+        updated_at: now,
+      }
+      if (!this.#currentValueEquals(existing, plaintext)) {
+        updated.version = existing.version + 1
+        this.#insertVersion(updated, updated.version, plaintext, now)
+        this.#store.expireVersion(existing.id, existing.version, now)
+        changed = true
+      }
+      this.#store.updateSecret(updated)
+      return updated
+    })
+    plaintext.fill(0)
+    if (changed) this.#announce(row)
+    return row
+  }
+
+  get(caller: SecretCaller, ref: SecretRef): Secret {
+    return this.#view(this.#locate(caller, ref, 'read'))
+  }
+
+  list(caller: SecretCaller, input: ListSecretsInput): { secrets: Secret[]; next_page_token: string } {
+    const realm = input.realm ?? null
+    const owner = ownerFor(caller, realmOrDefault(input.realm), input.user_id, 'read')
+    const tags = JSON.stringify(parseTagFilter(input.tags))
+    const status = input.status ?? null
+    const listing = createHash('sha256')
+      .update(JSON.stringify([owner, realm, status, tags]))
+      .digest('base64url')
+      .slice(0, 16)
+    let after = ''
+    if (input.page_token) {
+      const position = this.#pageTokens.decode<{ after: string; listing: string }>(
+        'secrets',
+        input.page_token,
+      )
+      if (position.listing !== listing) {
+        throw invalidArgument('page_token', 'belongs to a listing with other filters')
+      }
+      after = position.after
+    }
+    const pageSize = input.page_size ?? DEFAULT_PAGE_SIZE
+    const now = nowMicros()
+    const rows = this.#store.list({ user_id: owner, realm, status, tags, after, now, limit: pageSize + 1 })
+    const page = rows.slice(0, pageSize)
+    return {
+      secrets: page.map((r) => this.#view(r, now)),
+      next_page_token:
+        rows.length > pageSize ? this.#pageTokens.encode('secrets', { after: page.at(-1)!.id, listing }) : '',
+    }
+  }
+
+  delete(caller: SecretCaller, ref: SecretRef): void {
+    const row = this.#store.transaction(() => {
+      const row = this.#locate(caller, ref, 'write')
+      this.#store.deleteSecret(row.id)
+      return row
+    })
+    this.#announce(row)
+  }
+
+  /** Adds a version; the previous one stays decryptable for the grace period. */
+  rotate(caller: SecretCaller, ref: SecretRef, newValue: string): Secret {
+    const plaintext = Buffer.from(newValue, 'utf8')
+    const row = this.#store.transaction(() => {
+      const now = nowMicros()
+      const row = this.#locate(caller, ref, 'write')
+      this.#sweep(row.id, now)
+      const next: SecretRow = { ...row, version: row.version + 1, updated_at: now }
+      this.#store.markRotatedPending(row.id, row.version, now + this.#graceMicros)
+      this.#insertVersion(next, next.version, plaintext, now)
+      this.#store.updateSecret(next)
+      return next
+    })
+    plaintext.fill(0)
+    this.#announce(row)
+    return this.#view(row)
+  }
+
+  /** Whether a version (the current one by default) decrypts, with the reason when it does not. */
+  validate(caller: SecretCaller, ref: SecretRef, version?: number): { valid: boolean; error: string } {
+    const row = this.#locate(caller, ref, 'read')
+    const v = this.#version(row, version)
+    try {
+      this.#open(row, v).fill(0)
+      return { valid: true, error: '' }
+    } catch (err) {
+      if (err instanceof Unreadable) return { valid: false, error: err.message }
+      throw err
+    }
+  }
+
+  /** The plaintext of a version (the current one by default). Every call is audited. */
+  value(caller: SecretCaller, ref: SecretRef, version?: number): { value: string; secret: Secret } {
+    const row = this.#locate(caller, ref, 'read')
+    const v = this.#version(row, version)
+    const value = this.#serve(row, v, caller, 'value')
+    return { value, secret: this.#view(row) }
+  }
+
+  /** The current plaintext of secret `secretId`, for BYOK resolution. Audited. */
+  plaintextFor(secretId: string, reader: PlaintextReader): string {
+    const row = this.#store.byId(secretId)
+    if (!row) throw new ApiError('failed_precondition', `the stored key ${secretId} is missing`)
+    return this.#serve(row, this.#version(row), reader, 'byok_resolve')
+  }
+
+  /** Expires every version of a secret at once, deleting its key material. */
+  shred(secretId: string): void {
+    const row = this.#store.byId(secretId)
+    if (!row) return
+    const now = nowMicros()
+    this.#store.transaction(() => {
+      for (const v of this.#store.versionsOf(secretId)) this.#store.expireVersion(secretId, v.version, now)
+    })
+    this.#announce(row)
+  }
+
+  /** Deletes the key material of every version whose grace period is over. */
+  sweepExpired(): number {
+    const now = nowMicros()
+    const due = this.#store.allDueVersions(now)
+    this.#store.transaction(() => {
+      for (const d of due) this.#store.expireVersion(d.secret_id, d.version, now)
+    })
+    return due.length
+  }
+
+  #serve(
+    row: SecretRow,
+    v: SecretVersionRow,
+    reader: PlaintextReader,
+    purpose: SecretReadRow['purpose'],
+  ): string {
+    const audit = (outcome: SecretReadRow['outcome'], reason: string): void => {
+      this.#store.insertRead({
+        at: nowMicros(),
+        identity_id: reader.identityId,
+        credential_id: reader.credentialId,
+        secret_id: row.id,
+        realm: row.realm,
+        name: row.name,
+        user_id: row.user_id,
+        version: v.version,
+        purpose,
+        outcome,
+        reason,
+      })
+      this.#log.info('secret plaintext read', {
+        id: row.id,
+        realm: row.realm,
+        version: v.version,
+        identity_id: reader.identityId,
+        purpose,
+        outcome,
+      })
+    }
+    try {
+      for (const guard of this.#guards) guard(row)
+      const plaintext = this.#open(row, v)
+      const text = plaintext.toString('utf8')
+      plaintext.fill(0)
+      audit('served', '')
+      return text
+    } catch (err) {
+      if (err instanceof ApiError) {
+        audit('refused', err.message)
+        throw err
+      }
+      if (err instanceof Unreadable) {
+        audit('refused', err.message)
+        throw new ApiError(
+          'failed_precondition',
+          `secret "${row.name}" (realm ${row.realm}) version ${v.version} cannot be decrypted: ${err.message}`,
+        )
+      }
+      throw err
+    }
+  }
+
+  /** Opens a version, refusing one whose grace period has passed. */
+  #open(row: SecretRow, v: SecretVersionRow): Buffer {
+    const now = nowMicros()
+    if (effectiveStatus(v, now) === 'expired') {
+      if (v.wrapped_data_key) this.#sweep(row.id, now)
+      const ended = v.expires_at === null ? '' : ` at ${formatMicros(v.expires_at)}`
+      throw new Unreadable(`version ${v.version} expired${ended}; it can no longer be decrypted`)
+    }
+    return openVersion(this.#keks, bindingOf(row, v.version), {
+      kekId: v.kek_id ?? undefined,
+      wrappedDataKey: v.wrapped_data_key ?? undefined,
+      ciphertext: v.ciphertext ?? undefined,
+    })
+  }
+
+  #currentValueEquals(row: SecretRow, plaintext: Buffer): boolean {
+    const v = this.#store.version(row.id, row.version)
+    if (!v) return false
+    try {
+      const current = this.#open(row, v)
+      const same = current.equals(plaintext)
+      current.fill(0)
+      return same
+    } catch (err) {
+      if (err instanceof Unreadable) return false
+      throw err
+    }
+  }
+
+  #insertVersion(row: SecretRow, version: number, plaintext: Buffer, now: number): void {
+    const sealed = sealVersion(this.#keks, bindingOf(row, version), plaintext)
+    this.#store.insertVersion({
+      secret_id: row.id,
+      version,
+      status: 'active',
+      kek_id: sealed.kekId,
+      wrapped_data_key: sealed.wrappedDataKey,
+      ciphertext: sealed.ciphertext,
+      created_at: now,
+      expires_at: null,
+    })
+  }
+
+  /** The version asked for, or the current one; `not_found` naming `version` when there is none. */
+  #version(row: SecretRow, version?: number): SecretVersionRow {
+    const v = this.#store.version(row.id, version ?? row.version)
+    if (!v) {
+      throw new ApiError('not_found', `secret "${row.name}" has no version ${version}`, [
+        { field: 'version', description: `no such version (current: ${row.version})` },
+      ])
+    }
+    return v
+  }
+
+  #locate(caller: SecretCaller, ref: SecretRef, access: Access): SecretRow {
+    if (isId('secret', ref.name)) {
+      const row = this.#store.byId(ref.name)
+      if (
+        row &&
+        (ref.realm === undefined || ref.realm === row.realm) &&
+        (ref.userId === undefined || ref.userId === row.user_id || isSystemRealm(row.realm)) &&
+        mayActFor(caller, row.user_id, row.realm, access)
+      ) {
+        return row
+      }
+    }
+    const realm = realmOrDefault(ref.realm)
+    const owner = ownerFor(caller, realm, ref.userId, access)
+    const row = this.#store.byKey(owner, realm, ref.name)
+    if (!row) throw new ApiError('not_found', `secret "${ref.name}" not found in realm "${realm}"`)
+    return row
+  }
+
+  #sweep(secretId: string, now: number): void {
+    for (const version of this.#store.dueVersionsOf(secretId, now)) {
+      this.#store.expireVersion(secretId, version, now)
+    }
+  }
+
+  #view(row: SecretRow, now = nowMicros()): Secret {
+    return secretView(row, this.#store.versionsOf(row.id), now)
+  }
+
+  #announce(row: SecretRow): void {
+    this.emit('changed', { realm: row.realm, name: row.name, user_id: row.user_id })
+  }
+}
+
+export function bindingOf(row: Pick<SecretRow, 'id' | 'realm' | 'user_id'>, version: number): VersionBinding {
+  return { secretId: row.id, version, realm: row.realm, userId: row.user_id }
+}
+
+/** `key=value` pairs, comma-separated; every one must match. */
+export function parseTagFilter(text: string | undefined): Record<string, string> {
+  const filter: Record<string, string> = {}
+  if (!text) return filter
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=')
+    const key = at < 0 ? '' : pair.slice(0, at).trim()
+    if (!key) throw invalidArgument('tags', `expected key=value pairs separated by commas, got "${pair}"`)
+    filter[key] = pair.slice(at + 1).trim()
+  }
+  return filter
+}
