@@ -21,18 +21,26 @@ export const Member = z.object({
   created_at: Timestamp,
 })
 
-const IdSegment = z.string().min(1).max(64)
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}'
+/** A customer id, or `-`: the caller's default customer. */
+const CustomerSegment = z
+  .string()
+  .regex(new RegExp(`^(cust_${ULID}|-)$`), 'must be cust_<ulid>, or - for your default customer')
+/** A project id, or `-`: the caller's default project. */
+const ProjectSegment = z
+  .string()
+  .regex(new RegExp(`^(proj_${ULID}|-)$`), 'must be proj_<ulid>, or - for your default project')
 
 export const CreateCustomerRequest = z.strictObject({ name: Label })
 export const CustomerResponse = z.object({ customer: Customer })
 
-export const CustomerPathParams = z.strictObject({ customer_id: IdSegment })
+export const CustomerPathParams = z.strictObject({ customer_id: CustomerSegment })
 export const CreateProjectRequest = z.strictObject({ name: Label })
 export const ProjectResponse = z.object({ project: Project })
 
 export const MemberPathParams = z.strictObject({
-  customer_id: IdSegment,
-  project_id: IdSegment,
+  customer_id: CustomerSegment,
+  project_id: ProjectSegment,
   identity_id: z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>'),
 })
 export const PutMemberRequest = z.strictObject({ role: Role })

@@ -2,6 +2,7 @@
  * @module The Admin persona's routes: tenancy, admin and dataplane keys, connected dataplanes,
  * signing-key rotation.
  */
+import { ApiError } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
@@ -12,8 +13,13 @@ export function adminRoutes(router: Router, s: Services): void {
     return { customer: { id: row.id, name: row.name, created_at: formatMicros(row.created_at) } }
   })
 
-  router.on('createProject', ({ params, body }) => {
-    const row = s.tenancy.createProject(params.customer_id, body.name)
+  router.on('createProject', ({ params, body, principal }) => {
+    const customerId =
+      params.customer_id === '-' ? principal.identity.default_customer_id : params.customer_id
+    if (!customerId) {
+      throw new ApiError('failed_precondition', 'the caller has no default customer: name customer_id')
+    }
+    const row = s.tenancy.createProject(customerId, body.name)
     return {
       project: {
         id: row.id,
@@ -24,8 +30,8 @@ export function adminRoutes(router: Router, s: Services): void {
     }
   })
 
-  router.on('putMember', ({ params, body }) => {
-    const scope = s.tenancy.project(params.customer_id, params.project_id)
+  router.on('putMember', ({ params, body, principal }) => {
+    const scope = s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
     const m = s.tenancy.setMember(scope, s.identities.get(params.identity_id), body.role)
     return {
       member: {
@@ -38,8 +44,8 @@ export function adminRoutes(router: Router, s: Services): void {
     }
   })
 
-  router.on('deleteMember', ({ params }) => {
-    const scope = s.tenancy.project(params.customer_id, params.project_id)
+  router.on('deleteMember', ({ params, principal }) => {
+    const scope = s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
     return { success: s.tenancy.removeMember(scope, s.identities.get(params.identity_id)) }
   })
 
