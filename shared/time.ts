@@ -4,7 +4,7 @@
  * microseconds since the epoch, which stays exact in a double until the year 2255.
  */
 
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/
+const RFC3339 = /^((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2}))(?:\.(\d{1,9}))?(Z|[+-](\d{2}):(\d{2}))$/
 
 /** Microseconds since the epoch: the wall clock at start-up plus the monotonic clock since. */
 export function nowMicros(): number {
@@ -21,11 +21,23 @@ export function formatMicros(micros: number): string {
 export function parseMicros(text: string): number | undefined {
   const m = RFC3339.exec(text)
   if (!m) return undefined
-  const [, base, fraction = '', zone] = m
+  const [, base, y, mo, d, h, mi, sec, fraction = '', zone, zh = '0', zm = '0'] = m.map((v) => v ?? '')
+  // Date.parse rolls impossible dates over (Feb 30 becomes Mar 2): refuse them instead.
+  const month = Number(mo)
+  if (month < 1 || month > 12 || Number(d) < 1 || Number(d) > daysInMonth(Number(y), month)) return undefined
+  if (Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59 || Number(zh) > 23 || Number(zm) > 59) {
+    return undefined
+  }
   const ms = Date.parse(`${base}${zone}`)
   if (Number.isNaN(ms)) return undefined
   const micros = Number(fraction.padEnd(6, '0').slice(0, 6))
   return ms * 1000 + micros
+}
+
+function daysInMonth(year: number, month: number): number {
+  const last = new Date(0)
+  last.setUTCFullYear(year, month, 0)
+  return last.getUTCDate()
 }
 
 export const secondsToMicros = (s: number): number => s * 1_000_000

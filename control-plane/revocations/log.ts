@@ -30,12 +30,16 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   readonly #revoked = new Set<string>()
   #head: number
 
-  constructor(store: RevocationStore) {
+  readonly #clock: () => number
+
+  /** `clock` (microseconds) is injectable so tests can put many revocations on one tick. */
+  constructor(store: RevocationStore, clock: () => number = nowMicros) {
     super()
     this.setMaxListeners(0)
     this.#store = store
+    this.#clock = clock
     this.#head = store.head()
-    for (const jti of store.liveJtis(nowMicros())) this.#revoked.add(jti)
+    for (const jti of store.liveJtis(clock())) this.#revoked.add(jti)
   }
 
   /** The newest cursor, in microseconds; 0 when nothing was ever revoked. */
@@ -60,7 +64,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
     const row = this.#store.transaction((): RevocationRow => {
       const existing = this.#store.find(request.jti)
       if (existing) return existing
-      const revokedAt = Math.max(nowMicros(), this.#head + 1)
+      const revokedAt = Math.max(this.#clock(), this.#head + 1)
       alongside?.(revokedAt)
       const fresh: RevocationRow = {
         jti: request.jti,
