@@ -1,0 +1,222 @@
+/**
+ * @module Wires the dataplane: the verifier and revocation set behind the auth check, the sync
+ * that keeps them current (and the snapshot file that outlives restarts), the provider-key
+ * cache, the upstream pools and the HTTP server. `startDataplane` is what `main.ts` runs.
+ *
+ * Start order: the persisted snapshot is loaded first (a restart while the control plane is
+ * down keeps enforcing), the server listens at once (answering `unavailable` until keys and a
+ * snapshot are loaded: `/readyz` says when), and the sync with the control plane runs behind it.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
+import { Client } from '../shared/client/index.ts'
+import type { Logger } from '../shared/logger.ts'
+import { formatMicros } from '../shared/time.ts'
+import { TokenVerifier } from '../shared/tokens/verifier.ts'
+import { AuthCheck } from './auth/auth-check.ts'
+import { RevocationSet } from './auth/revocation-set.ts'
+import { ProviderKeyCache } from './byok/provider-key-cache.ts'
+import type { DataplaneConfig } from './config.ts'
+import { OpsRoutes, type Readiness } from './http/ops.ts'
+import { createDataplaneServer } from './http/server.ts'
+import { createMetrics } from './metrics.ts'
+import { Upstreams } from './proxy/upstreams.ts'
+import { KeySet } from './sync/key-set.ts'
+import { RevocationSync } from './sync/revocation-sync.ts'
+import { SnapshotFile, SnapshotWriter } from './sync/snapshot-file.ts'
+
+/** The control plane signs with RS256; nothing else is accepted (RFC 8725 §3.1). */
+const ALGORITHMS = ['RS256'] as const
+/** Provider-key names the revocation stream's `secret_changed` can concern. */
+const BYOK_REALM = 'byok'
+
+export interface RunningDataplane {
+  url: string
+  name: string
+  close(): Promise<void>
+}
+
+export async function startDataplane(config: DataplaneConfig, log: Logger): Promise<RunningDataplane> {
+  const client = new Client({
+    baseUrl: config.controlPlane.url,
+    apiKey: config.controlPlane.key,
+    timeoutMs: config.controlPlane.timeoutMs,
+  })
+  const verifier = new TokenVerifier({
+    issuer: config.tokens.issuer,
+    audience: config.tokens.audience,
+    algorithms: ALGORITHMS,
+  })
+  const revocations = new RevocationSet()
+  const upstreams = new Upstreams(config.upstreams, config.proxy)
+  let snapshotWrittenAtMs = 0
+  let name = config.name ?? ''
+
+  // Late-bound: the metrics read these objects, which need the metrics in their hooks.
+  let sync: RevocationSync
+  const auth: { check?: AuthCheck; byok?: ProviderKeyCache } = {}
+  const metrics = createMetrics({
+    revocationSetSize: () => revocations.size,
+    streamConnected: () => sync.streamConnected,
+    syncedAtMs: () => sync.syncedAtMs,
+    snapshotWrittenAtMs: () => snapshotWrittenAtMs,
+    cachedTokens: () => auth.check?.cachedTokens ?? 0,
+    cachedProviderKeys: () => auth.byok?.size ?? 0,
+    poolStats: () => upstreams.stats(),
+  })
+
+  const snapshotFile = new SnapshotFile(config.stateDir)
+  const writer = new SnapshotWriter(
+    snapshotFile,
+    revocations,
+    () => sync.snapshotHeader(),
+    config.sync.persistDelayMs,
+    log,
+  )
+  writer.onWritten = () => {
+    snapshotWrittenAtMs = Date.now()
+  }
+  const keys = new KeySet(
+    () => client.auth.getJWKS(),
+    verifier,
+    { refreshMs: config.sync.jwksRefreshMs, minIntervalMs: config.sync.jwksMinIntervalMs },
+    log,
+    {
+      loaded: () => writer.schedule(),
+      fetched: (trigger, ok) => metrics.jwksRefreshes.inc({ trigger, result: ok ? 'ok' : 'failed' }),
+    },
+  )
+  const authCheck = new AuthCheck(verifier, revocations, {
+    cacheSize: config.tokens.cacheSize,
+    onUnknownKey: (kid) => keys.unknownKey(kid),
+  })
+  // Nothing is known to be current until a snapshot is loaded: fail closed.
+  authCheck.setFreshUntil(Number.NEGATIVE_INFINITY)
+  const byok = new ProviderKeyCache((req) => client.internal.resolveProviderKey(req), revocations, {
+    ttlMs: config.byok.ttlMs,
+    maxEntries: config.byok.maxEntries,
+    observe: (event) => metrics.byokLookup(event).inc(),
+  })
+  auth.check = authCheck
+  auth.byok = byok
+
+  const maxStaleness = config.sync.maxStalenessMs
+  sync = new RevocationSync(
+    client,
+    revocations,
+    keys,
+    writer,
+    {
+      controlPlaneUrl: config.controlPlane.url,
+      dataplaneKey: config.controlPlane.key,
+      name: () => name,
+      pollIntervalMs: config.sync.pollIntervalMs,
+      streamIdleTimeoutMs: config.sync.streamIdleTimeoutMs,
+      reconnectMaxMs: config.sync.reconnectMaxMs,
+      handshakeTimeoutMs: config.controlPlane.timeoutMs,
+    },
+    log,
+    {
+      applied: (r) => {
+        metrics.revocationsApplied.inc({ kind: r.kind })
+        if (r.kind === 'ai_key') byok.evictKey(r.jti)
+      },
+      secretChanged: (realm, secretName) => {
+        if (realm === BYOK_REALM) byok.evictKey(secretName)
+      },
+      synced: (atMs) =>
+        authCheck.setFreshUntil(maxStaleness > 0 ? atMs + maxStaleness : Number.POSITIVE_INFINITY),
+      streamConnected: (connected) =>
+        log.info(connected ? 'revocation stream connected' : 'revocation stream down'),
+    },
+  )
+
+  await restoreSnapshot(snapshotFile, revocations, keys, sync, log)
+
+  const readiness = (): Readiness => {
+    const now = Date.now()
+    const synced = sync.syncedAtMs
+    const checks = {
+      signing_keys: verifier.hasKeys,
+      revocation_snapshot: sync.source !== undefined,
+      within_staleness_bound: now <= authCheck.freshUntilMs,
+    }
+    return {
+      ready: checks.signing_keys && checks.revocation_snapshot && checks.within_staleness_bound,
+      checks,
+      snapshot_source: sync.source ?? null,
+      cursor: sync.cursor,
+      synced_at: synced ? formatMicros(synced * 1000) : null,
+      staleness_ms: synced ? now - synced : null,
+      max_staleness_ms: maxStaleness > 0 ? maxStaleness : null,
+      stream_connected: sync.streamConnected,
+      revoked_jtis: revocations.size,
+    }
+  }
+  const server = createDataplaneServer({
+    auth: authCheck,
+    keys,
+    byok,
+    upstreams,
+    metrics,
+    ops: new OpsRoutes(readiness, metrics),
+    bodyLimitBytes: config.proxy.bodyLimitBytes,
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.listen.port, config.listen.host, () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
+  name ||= `${hostname()}:${port}`
+
+  void sync.start().then((ok) => {
+    const r = readiness()
+    if (r.ready) log.info('dataplane ready', { revoked_jtis: r.revoked_jtis, cursor: r.cursor })
+    else if (!ok)
+      log.warn('control plane unreachable at start; serving from the persisted snapshot if any', { ...r })
+  })
+
+  return {
+    url: `http://${host}:${port}`,
+    name,
+    async close() {
+      sync.stop()
+      await closeServer(server)
+      await writer.flush()
+      await upstreams.close()
+    },
+  }
+}
+
+async function restoreSnapshot(
+  file: SnapshotFile,
+  revocations: RevocationSet,
+  keys: KeySet,
+  sync: RevocationSync,
+  log: Logger,
+): Promise<void> {
+  try {
+    const snapshot = await file.load(revocations)
+    if (!snapshot) return
+    if (snapshot.jwks) await keys.load(snapshot.jwks)
+    sync.restore(snapshot.cursor, snapshot.syncedAtMs)
+    log.info('persisted snapshot loaded', {
+      path: file.path,
+      entries: snapshot.entries,
+      cursor: snapshot.cursor,
+      synced_at_ms: snapshot.syncedAtMs,
+    })
+  } catch (err) {
+    log.error('the persisted snapshot cannot be read; starting without it', { path: file.path, err })
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+    setTimeout(() => server.closeAllConnections(), 5_000).unref()
+  })
+}

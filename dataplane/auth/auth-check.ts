@@ -1,0 +1,166 @@
+/**
+ * @module The dataplane's auth check: one synchronous call per request, answered from local
+ * state only. A token seen before is a cache hit (LRU get, `exp` check, revocation `Set.has`:
+ * no allocation); a new one is verified once by `TokenVerifier` (signature, `alg` pinning, `iss`,
+ * `aud`, `exp`, `nbf`) and cached until its `exp`, and dropped from the cache the moment its JTI
+ * is revoked. Refusals are preallocated constants carrying the contract's code.
+ *
+ * This is the function the benchmark measures, so it is built without I/O:
+ *
+ * @example
+ *   const check = new AuthCheck(verifier, new RevocationSet())
+ *   const outcome = check.check(token)
+ *   if (!outcome.ok) reply(outcome.code, outcome.message)
+ *   else forward(outcome.claims)
+ */
+import { LRUCache } from 'lru-cache'
+import { hasScope, SCOPE, type TokenClaims } from '../../shared/tokens/claims.ts'
+import type { TokenVerifier, VerifyFailure } from '../../shared/tokens/verifier.ts'
+import type { RevocationSet } from './revocation-set.ts'
+
+/** A token that passed: its claims, and when the cached entry stops answering. */
+export interface VerifiedToken {
+  readonly ok: true
+  readonly claims: TokenClaims
+  /** `exp` in epoch milliseconds. */
+  readonly expiresAtMs: number
+}
+
+export type RefusalReason =
+  | 'missing'
+  | VerifyFailure
+  | 'revoked'
+  | 'scope'
+  | 'no_keys'
+  /** No revocation list newer than the staleness bound: fail closed. */
+  | 'stale'
+
+export interface AuthRefusal {
+  readonly ok: false
+  readonly code: 'unauthenticated' | 'permission_denied' | 'unavailable'
+  readonly reason: RefusalReason
+  readonly message: string
+}
+
+export type AuthOutcome = VerifiedToken | AuthRefusal
+
+export interface AuthCheckOptions {
+  /** Verified tokens kept (default 10,000). */
+  cacheSize?: number
+  /** Called when a token names a key the verifier does not hold: refetch the JWKS. */
+  onUnknownKey?: (kid: string) => void
+}
+
+// One vague message for every bad credential, so a caller learns nothing about which check failed.
+const INVALID = 'the credential is invalid, expired or revoked'
+
+const refusal = (code: AuthRefusal['code'], reason: RefusalReason, message: string): AuthRefusal =>
+  Object.freeze({ ok: false, code, reason, message })
+
+/** Every refusal the check can give, one frozen object each. */
+export const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
+  missing: refusal(
+    'unauthenticated',
+    'missing',
+    'a credential is required: Authorization: Bearer <key>, or x-api-key: <key>',
+  ),
+  malformed: refusal('unauthenticated', 'malformed', INVALID),
+  algorithm: refusal('unauthenticated', 'algorithm', INVALID),
+  unknown_key: refusal('unauthenticated', 'unknown_key', INVALID),
+  signature: refusal('unauthenticated', 'signature', INVALID),
+  expired: refusal('unauthenticated', 'expired', INVALID),
+  not_yet_valid: refusal('unauthenticated', 'not_yet_valid', INVALID),
+  issuer: refusal('unauthenticated', 'issuer', INVALID),
+  audience: refusal('unauthenticated', 'audience', INVALID),
+  claims: refusal('unauthenticated', 'claims', INVALID),
+  revoked: refusal('unauthenticated', 'revoked', INVALID),
+  scope: refusal('permission_denied', 'scope', 'this credential may not send inference traffic'),
+  no_keys: refusal(
+    'unavailable',
+    'no_keys',
+    "the dataplane has not loaded the control plane's signing keys yet; retry shortly",
+  ),
+  stale: refusal(
+    'unavailable',
+    'stale',
+    'the dataplane has no current revocation list from the control plane; failing closed',
+  ),
+}
+
+/** lru-cache allocates an options object per `get` unless one is passed. */
+const GET_OPTIONS = {}
+
+export class AuthCheck {
+  readonly #verifier: TokenVerifier
+  readonly #revocations: RevocationSet
+  readonly #cache: LRUCache<string, VerifiedToken>
+  /** JTI → cached token, so a revocation evicts the entry at once. */
+  readonly #tokenByJti = new Map<string, string>()
+  readonly #onUnknownKey: ((kid: string) => void) | undefined
+  #freshUntilMs = Number.POSITIVE_INFINITY
+
+  constructor(verifier: TokenVerifier, revocations: RevocationSet, options: AuthCheckOptions = {}) {
+    this.#verifier = verifier
+    this.#revocations = revocations
+    this.#onUnknownKey = options.onUnknownKey
+    this.#cache = new LRUCache<string, VerifiedToken>({
+      max: options.cacheSize ?? 10_000,
+      dispose: (entry, token) => {
+        if (this.#tokenByJti.get(entry.claims.jti) === token) this.#tokenByJti.delete(entry.claims.jti)
+      },
+    })
+    revocations.onAdded((jti) => this.evictJti(jti))
+  }
+
+  /**
+   * Checks a token (already taken out of its header, `ak-` prefix removed). `nowMs` is
+   * injectable for tests and benchmarks.
+   */
+  check(token: string | undefined, nowMs: number = Date.now()): AuthOutcome {
+    if (!token) return REFUSALS.missing
+    if (nowMs > this.#freshUntilMs) return this.#verifier.hasKeys ? REFUSALS.stale : REFUSALS.no_keys
+    const hit = this.#cache.get(token, GET_OPTIONS)
+    if (hit !== undefined) {
+      if (hit.expiresAtMs > nowMs && !this.#revocations.has(hit.claims.jti)) return hit
+      this.#cache.delete(token) // and let the full check below name the reason
+    }
+    if (!this.#verifier.hasKeys) return REFUSALS.no_keys
+    const outcome = this.#verifier.verify(token, nowMs / 1000)
+    if (!outcome.ok) {
+      if (outcome.reason === 'unknown_key' && outcome.kid !== undefined) this.#onUnknownKey?.(outcome.kid)
+      return REFUSALS[outcome.reason]
+    }
+    const claims = outcome.claims
+    if (this.#revocations.has(claims.jti)) return REFUSALS.revoked
+    if (!hasScope(claims, SCOPE.inference)) return REFUSALS.scope
+    const verified: VerifiedToken = { ok: true, claims, expiresAtMs: claims.exp * 1000 }
+    // A token inside its `exp` leeway still verifies, but is never cached past `exp`.
+    if (verified.expiresAtMs > nowMs) {
+      this.#cache.set(token, verified)
+      this.#tokenByJti.set(claims.jti, token)
+    }
+    return verified
+  }
+
+  /**
+   * From `untilMs` on, every check answers `unavailable` until this is moved forward again: the
+   * sync moves it to "last sync + staleness bound" each time it confirms the list is current.
+   */
+  setFreshUntil(untilMs: number): void {
+    this.#freshUntilMs = untilMs
+  }
+
+  get freshUntilMs(): number {
+    return this.#freshUntilMs
+  }
+
+  /** Drops the cached token carrying this JTI, if any. */
+  evictJti(jti: string): void {
+    const token = this.#tokenByJti.get(jti)
+    if (token !== undefined) this.#cache.delete(token)
+  }
+
+  get cachedTokens(): number {
+    return this.#cache.size
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * @module Which provider key serves a caller: resolved through the control plane's resolution
+ * endpoint (user-scoped key first, else the project's), then kept in a bounded LRU for a TTL,
+ * keyed by (project, identity, provider). Concurrent misses for one entry share one call. An
+ * entry is dropped the moment its AI key is revoked or its secret changes (both arrive on the
+ * revocation stream), and a resolution that raced such a change is used once but not kept.
+ * While the control plane is unreachable an entry past its TTL keeps serving (it was not
+ * revoked: that would have removed it), so cached callers keep working through an outage.
+ */
+import { LRUCache } from 'lru-cache'
+import type { Provider } from '../../shared/contract/aikeys.ts'
+import { ApiError } from '../../shared/errors.ts'
+import type { TokenClaims } from '../../shared/tokens/claims.ts'
+import type { RevocationSet } from '../auth/revocation-set.ts'
+
+export interface ResolveRequest {
+  customerId?: string
+  projectId?: string
+  identityId: string
+  provider: Provider
+}
+
+export interface ResolvedKey {
+  key: { id: string; project_id: string; user_scope: boolean }
+  secret: string
+}
+
+export type ResolveProviderKey = (request: ResolveRequest) => Promise<ResolvedKey>
+
+export interface ProviderKey {
+  /** `byok_…` */
+  readonly id: string
+  readonly secret: string
+  readonly fetchedAtMs: number
+}
+
+export type CacheEvent = 'hit' | 'miss' | 'stale_served'
+
+export interface ProviderKeyCacheOptions {
+  ttlMs: number
+  maxEntries: number
+  /** Each lookup's outcome (for metrics). */
+  observe?: (event: CacheEvent) => void
+}
+
+/** Errors of the control plane that mean "not reachable right now", when a stale key may serve. */
+const TRANSIENT = new Set(['unavailable', 'deadline_exceeded', 'internal'])
+
+export class ProviderKeyCache {
+  readonly #resolve: ResolveProviderKey
+  readonly #revocations: RevocationSet
+  readonly #ttlMs: number
+  readonly #observe: (event: CacheEvent) => void
+  readonly #entries: LRUCache<string, ProviderKey>
+  /** AI key id → the cache keys it serves (a project key serves every member). */
+  readonly #byKeyId = new Map<string, Set<string>>()
+  readonly #inFlight = new Map<string, Promise<ProviderKey>>()
+  /** Counts evictions, so a resolution that raced one is not cached. */
+  #evictions = 0
+
+  constructor(resolve: ResolveProviderKey, revocations: RevocationSet, options: ProviderKeyCacheOptions) {
+    this.#resolve = resolve
+    this.#revocations = revocations
+    this.#ttlMs = options.ttlMs
+    this.#observe = options.observe ?? (() => {})
+    this.#entries = new LRUCache<string, ProviderKey>({
+      max: options.maxEntries,
+      dispose: (entry, cacheKey) => {
+        const keys = this.#byKeyId.get(entry.id)
+        keys?.delete(cacheKey)
+        if (keys?.size === 0) this.#byKeyId.delete(entry.id)
+      },
+    })
+  }
+
+  /** The key for this caller and provider: synchronously on a fresh hit, else a promise. */
+  get(
+    claims: TokenClaims,
+    provider: Provider,
+    nowMs: number = Date.now(),
+  ): ProviderKey | Promise<ProviderKey> {
+    const cacheKey = `${claims.pid ?? '-'} ${claims.sub} ${provider}`
+    const entry = this.#entries.get(cacheKey)
+    if (entry !== undefined && nowMs - entry.fetchedAtMs < this.#ttlMs) {
+      this.#observe('hit')
+      return entry
+    }
+    this.#observe('miss')
+    let flight = this.#inFlight.get(cacheKey)
+    if (!flight) {
+      flight = this.#fetch(cacheKey, claims, provider, entry).finally(() => this.#inFlight.delete(cacheKey))
+      this.#inFlight.set(cacheKey, flight)
+    }
+    return flight
+  }
+
+  /** Drops every entry served by this AI key (revoked, or its secret changed). */
+  evictKey(keyId: string): void {
+    this.#evictions++
+    const keys = this.#byKeyId.get(keyId)
+    if (!keys) return
+    for (const cacheKey of [...keys]) this.#entries.delete(cacheKey)
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  async #fetch(
+    cacheKey: string,
+    claims: TokenClaims,
+    provider: Provider,
+    stale: ProviderKey | undefined,
+  ): Promise<ProviderKey> {
+    for (let attempt = 0; ; attempt++) {
+      const evictionsBefore = this.#evictions
+      let resolved: ResolvedKey
+      try {
+        resolved = await this.#resolve({
+          customerId: claims.cid,
+          projectId: claims.pid,
+          identityId: claims.sub,
+          provider,
+        })
+      } catch (err) {
+        const code = err instanceof ApiError ? err.code : 'unavailable'
+        if (stale && TRANSIENT.has(code) && !this.#revocations.has(stale.id)) {
+          this.#observe('stale_served')
+          return stale
+        }
+        throw providerKeyError(err, provider, claims)
+      }
+      const { id } = resolved.key
+      // Revoked while the call was in flight: the control plane now answers with another key.
+      if (this.#revocations.has(id)) {
+        if (attempt === 0) continue
+        throw noKeyError(provider, claims)
+      }
+      const entry: ProviderKey = { id, secret: resolved.secret, fetchedAtMs: Date.now() }
+      if (this.#evictions === evictionsBefore) {
+        this.#entries.set(cacheKey, entry)
+        const keys = this.#byKeyId.get(id)
+        if (keys) keys.add(cacheKey)
+        else this.#byKeyId.set(id, new Set([cacheKey]))
+      }
+      return entry
+    }
+  }
+}
+
+function noKeyError(provider: Provider, claims: TokenClaims): ApiError {
+  const project = claims.pid ?? 'the caller’s default project'
+  return new ApiError(
+    'failed_precondition',
+    `no ${provider} key is registered for project ${project}: register one with ` +
+      `POST /v1/customers/{customer_id}/projects/{project_id}/aikeys`,
+    [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: claims.pid ?? '' }],
+  )
+}
+
+/** The control plane's answer, as this dataplane's caller should see it. */
+function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims): ApiError {
+  if (err instanceof ApiError && err.code === 'failed_precondition') return noKeyError(provider, claims)
+  const reason = err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)
+  return new ApiError('unavailable', `could not resolve the ${provider} key from the control plane`, [
+    { description: reason },
+  ])
+}

@@ -1,0 +1,38 @@
+/**
+ * @module The one place an error becomes a response: the contract's JSON body
+ * `{code, message, details}` with the code's HTTP status. Anything that is not an `ApiError`
+ * is a bug, answered `internal` without its text.
+ */
+import type { ServerResponse } from 'node:http'
+import { ApiError, ERROR_HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../../shared/errors.ts'
+
+export function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError('internal', 'internal error')
+}
+
+/** Writes an error response; a response already started is cut off instead (nothing else is honest). */
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = toApiError(err)
+  send(res, e.code, e.message, e.details)
+}
+
+export function send(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  details: ErrorDetail[] = [],
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  if (res.destroyed) return
+  const body = JSON.stringify({ code, message, details })
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  }
+  if (code === 'unauthenticated') headers['www-authenticate'] = 'Bearer'
+  res.writeHead(ERROR_HTTP_STATUS[code], headers)
+  res.end(body)
+}

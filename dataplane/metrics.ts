@@ -1,0 +1,160 @@
+/**
+ * @module The dataplane's Prometheus metrics, in a registry of its own. Counters on the request
+ * path are bound to their labels once (`labels(...)` children, cached per value), so recording
+ * costs an increment, not a label lookup.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface MetricSources {
+  revocationSetSize(): number
+  streamConnected(): boolean
+  /** Epoch ms of the last confirmed sync; 0 never. */
+  syncedAtMs(): number
+  /** Epoch ms of the last snapshot write; 0 never. */
+  snapshotWrittenAtMs(): number
+  cachedTokens(): number
+  cachedProviderKeys(): number
+  /** Per upstream origin: undici pool stats. */
+  poolStats(): Array<{ provider: string; connected: number; free: number; pending: number; running: number }>
+}
+
+export type DataplaneMetrics = ReturnType<typeof createMetrics>
+
+export function createMetrics(sources: MetricSources) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'agentrouter_dp_' })
+  const authDecisions = new Counter({
+    name: 'agentrouter_dp_auth_decisions_total',
+    help: 'Auth checks by outcome (ok_cached, ok_verified, or the refusal reason)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  const upstreamResponses = new Counter({
+    name: 'agentrouter_dp_upstream_responses_total',
+    help: 'Upstream responses by provider and status (0: no response: connection failure or timeout)',
+    labelNames: ['provider', 'status'] as const,
+    registers: [registry],
+  })
+  const upstreamLatency = new Histogram({
+    name: 'agentrouter_dp_upstream_latency_seconds',
+    help: 'Time from dispatch to the upstream response headers, by provider',
+    labelNames: ['provider'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  })
+  const byokLookups = new Counter({
+    name: 'agentrouter_dp_byok_cache_total',
+    help: 'Provider-key cache lookups: hit, miss, stale_served (control plane unreachable)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  const perLabel = <T>(make: (label: string) => T) => {
+    const children = new Map<string, T>()
+    return (label: string): T => {
+      let child = children.get(label)
+      if (child === undefined) {
+        child = make(label)
+        children.set(label, child)
+      }
+      return child
+    }
+  }
+  const statusChild = new Map<
+    string,
+    ReturnType<typeof perLabel<ReturnType<typeof upstreamResponses.labels>>>
+  >()
+
+  return {
+    registry,
+    authDecision: perLabel((outcome) => authDecisions.labels(outcome)),
+    authDuration: new Histogram({
+      name: 'agentrouter_dp_auth_check_duration_seconds',
+      help: 'Time to authenticate a request (cached hits are ~1 µs; first-seen tokens pay a verify)',
+      buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
+      registers: [registry],
+    }),
+    upstreamStatus(provider: string, status: number) {
+      let byStatus = statusChild.get(provider)
+      if (!byStatus) {
+        byStatus = perLabel((s) => upstreamResponses.labels(provider, s))
+        statusChild.set(provider, byStatus)
+      }
+      byStatus(String(status)).inc()
+    },
+    upstreamLatency: perLabel((provider) => upstreamLatency.labels(provider)),
+    byokLookup: perLabel((result) => byokLookups.labels(result)),
+    jwksRefreshes: new Counter({
+      name: 'agentrouter_dp_jwks_refreshes_total',
+      help: 'JWKS fetches by trigger and result',
+      labelNames: ['trigger', 'result'] as const,
+      registers: [registry],
+    }),
+    revocationsApplied: new Counter({
+      name: 'agentrouter_dp_revocations_applied_total',
+      help: 'Revocations applied, by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    gauges: [
+      new Gauge({
+        name: 'agentrouter_dp_revocation_set_size',
+        help: 'Revoked JTIs held (pruned once their credential has expired)',
+        registers: [registry],
+        collect() {
+          this.set(sources.revocationSetSize())
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_stream_connected',
+        help: '1 while the revocation stream is connected',
+        registers: [registry],
+        collect() {
+          this.set(sources.streamConnected() ? 1 : 0)
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_sync_lag_seconds',
+        help: 'Time since the control plane last confirmed the revocation set current (-1: never)',
+        registers: [registry],
+        collect() {
+          const at = sources.syncedAtMs()
+          this.set(at ? (Date.now() - at) / 1000 : -1)
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_snapshot_age_seconds',
+        help: 'Age of the persisted snapshot (-1: none written by this process)',
+        registers: [registry],
+        collect() {
+          const at = sources.snapshotWrittenAtMs()
+          this.set(at ? (Date.now() - at) / 1000 : -1)
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_cache_entries',
+        help: 'Entries in the verified-token and provider-key caches',
+        labelNames: ['cache'] as const,
+        registers: [registry],
+        collect() {
+          this.set({ cache: 'tokens' }, sources.cachedTokens())
+          this.set({ cache: 'provider_keys' }, sources.cachedProviderKeys())
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_upstream_pool_connections',
+        help: 'Upstream pool sockets by provider and state (connected, free, pending, running)',
+        labelNames: ['provider', 'state'] as const,
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const s of sources.poolStats()) {
+            this.set({ provider: s.provider, state: 'connected' }, s.connected)
+            this.set({ provider: s.provider, state: 'free' }, s.free)
+            this.set({ provider: s.provider, state: 'pending' }, s.pending)
+            this.set({ provider: s.provider, state: 'running' }, s.running)
+          }
+        },
+      }),
+    ],
+  }
+}

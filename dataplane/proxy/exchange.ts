@@ -1,0 +1,208 @@
+/**
+ * @module One forwarded request: buffer the client's body (bounded), wait for the provider key,
+ * dispatch to the upstream pool, and stream the response straight into the node response.
+ *
+ * The exchange is its own undici dispatch handler (undici's native callback interface, which
+ * skips the per-request controller and header-object conversion of the newer one): response
+ * headers go from undici's raw form to node's flat form, each body chunk is written as it
+ * arrives (SSE passes through unbuffered), the upstream is paused whenever the client's socket
+ * pushes back and resumed on `drain`, and the upstream request is aborted the moment the
+ * client goes away. Nothing here logs: failures become the contract's error or a cut stream.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { ProviderKey } from '../byok/provider-key-cache.ts'
+import { send, sendError } from '../http/errors.ts'
+import type { DataplaneMetrics } from '../metrics.ts'
+import { type Context, injectTrace, type Span, startSpan } from '../tracing.ts'
+import { connectionListed, downstreamHeaders, hasContentLength, upstreamHeaders } from './headers.ts'
+import type { ProviderRoute } from './providers/index.ts'
+import { upstreamError } from './upstream-errors.ts'
+import type { Upstream } from './upstreams.ts'
+
+export interface ExchangeDeps {
+  metrics: DataplaneMetrics
+  bodyLimitBytes: number
+  /** Trace headers a registered propagator writes (replaced, not passed through). */
+  traceFields: ReadonlySet<string> | undefined
+}
+
+const CLIENT_GONE = new Error('the client went away')
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage
+  readonly #res: ServerResponse
+  readonly #route: ProviderRoute
+  readonly #upstream: Upstream
+  readonly #trace: Context
+  readonly #deps: ExchangeDeps
+  #chunks: Buffer[] = []
+  #bodyBytes = 0
+  #bodyDone = false
+  #key: ProviderKey | undefined
+  #abort: ((err: Error) => void) | undefined
+  #resume: (() => void) | undefined
+  #span: Span | undefined
+  #startedAt = 0
+  #status = 0
+  /** The exchange is over: answered, failed, or abandoned by the client. */
+  #finished = false
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ProviderRoute,
+    upstream: Upstream,
+    trace: Context,
+    deps: ExchangeDeps,
+  ) {
+    this.#req = req
+    this.#res = res
+    this.#route = route
+    this.#upstream = upstream
+    this.#trace = trace
+    this.#deps = deps
+  }
+
+  /** Starts reading the body; forwards once the body and the key are both there. */
+  start(key: ProviderKey | Promise<ProviderKey>): void {
+    const req = this.#req
+    const declared = Number(req.headers['content-length'])
+    if (declared > this.#deps.bodyLimitBytes) {
+      this.#tooLarge()
+      return
+    }
+    this.#res.on('close', this.#onClientClose)
+    req.on('data', this.#onBodyChunk)
+    req.on('end', this.#onBodyEnd)
+    req.on('error', this.#onClientClose)
+    if (key instanceof Promise) key.then(this.#onKey, this.#onKeyError)
+    else this.#key = key
+  }
+
+  // --- the client side ---
+
+  readonly #onBodyChunk = (chunk: Buffer): void => {
+    if (this.#finished) return
+    this.#bodyBytes += chunk.length
+    if (this.#bodyBytes > this.#deps.bodyLimitBytes) this.#tooLarge()
+    else this.#chunks.push(chunk)
+  }
+
+  readonly #onBodyEnd = (): void => {
+    this.#bodyDone = true
+    this.#forwardWhenReady()
+  }
+
+  readonly #onKey = (key: ProviderKey): void => {
+    this.#key = key
+    this.#forwardWhenReady()
+  }
+
+  readonly #onKeyError = (err: unknown): void => {
+    if (this.#finished) return
+    this.#finished = true
+    sendError(this.#res, err)
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#finished || this.#res.writableFinished) return
+    this.#finished = true
+    this.#abort?.(CLIENT_GONE)
+  }
+
+  readonly #onDrain = (): void => {
+    this.#resume?.()
+  }
+
+  #tooLarge(): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#chunks = []
+    // The rest of the body is not read: close the connection after answering.
+    this.#res.setHeader('connection', 'close')
+    send(this.#res, 'invalid_argument', `body: larger than ${this.#deps.bodyLimitBytes} bytes`, [
+      { field: 'body', description: `at most ${this.#deps.bodyLimitBytes} bytes` },
+    ])
+  }
+
+  #forwardWhenReady(): void {
+    if (this.#finished || !this.#bodyDone || this.#key === undefined) return
+    const req = this.#req
+    const { adapter, strip } = this.#route
+    const chunks = this.#chunks
+    this.#chunks = []
+    const body =
+      chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#bodyBytes)
+    const traceFields = this.#deps.traceFields
+    let drop: ReadonlySet<string> | undefined = connectionListed(req.headers.connection)
+    if (traceFields) drop = drop ? new Set([...drop, ...traceFields]) : traceFields
+    const headers = upstreamHeaders(
+      req.rawHeaders,
+      adapter.credentialHeader,
+      adapter.credentialValue(this.#key.secret),
+      this.#bodyBytes,
+      drop,
+    )
+    this.#span = startSpan('dataplane.upstream', this.#trace)
+    if (traceFields) injectTrace(this.#trace, this.#span, headers)
+    this.#startedAt = performance.now()
+    this.#upstream.pool.dispatch(
+      {
+        path: this.#upstream.basePath + (strip ? req.url!.slice(strip) : req.url!),
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+      },
+      this,
+    )
+  }
+
+  // --- the upstream side: undici's dispatch handler ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort
+    if (this.#finished) abort(CLIENT_GONE)
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true // 1xx: the final response follows
+    this.#status = status
+    this.#resume = resume
+    const provider = this.#route.adapter.provider
+    this.#deps.metrics.upstreamLatency(provider).observe((performance.now() - this.#startedAt) / 1000)
+    this.#deps.metrics.upstreamStatus(provider, status)
+    this.#span?.setAttribute('http.response.status_code', status)
+    if (this.#finished) return false
+    const headers = downstreamHeaders(rawHeaders)
+    this.#res.writeHead(status, headers)
+    // A stream's headers go out now, not with its first event, so its client sees it start. A
+    // response of known length keeps headers and body in one write.
+    if (!hasContentLength(headers)) this.#res.flushHeaders()
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#finished) return false
+    if (this.#res.write(chunk)) return true
+    this.#res.once('drain', this.#onDrain)
+    return false
+  }
+
+  onComplete(): void {
+    this.#span?.end()
+    if (this.#finished) return
+    this.#finished = true
+    this.#res.end()
+  }
+
+  onError(err: Error): void {
+    if (this.#status === 0) this.#deps.metrics.upstreamStatus(this.#route.adapter.provider, 0)
+    this.#span?.recordException(err)
+    this.#span?.end()
+    if (this.#finished) return // the client left: nothing to tell it
+    this.#finished = true
+    if (this.#res.headersSent) this.#res.destroy()
+    else sendError(this.#res, upstreamError(err, this.#route.adapter.provider))
+  }
+}

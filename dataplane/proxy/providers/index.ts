@@ -1,0 +1,30 @@
+/**
+ * @module The providers the dataplane forwards to, and which URL prefix reaches each:
+ * `/openai/v1/*` and `/anthropic/v1/*` by name, and OpenAI-style `/v1/*` to OpenAI.
+ */
+import type { Provider } from '../../../shared/contract/aikeys.ts'
+import { anthropic } from './anthropic.ts'
+import { openai } from './openai.ts'
+import type { ProviderAdapter } from './provider.ts'
+
+export type { ProviderAdapter } from './provider.ts'
+
+export const PROVIDER_ADAPTERS: Record<Provider, ProviderAdapter> = { openai, anthropic }
+
+export interface ProviderRoute {
+  adapter: ProviderAdapter
+  /** The prefix removed from the request path; the rest (starting `/v1`) goes upstream. */
+  strip: number
+}
+
+const ROUTES: ReadonlyArray<readonly [prefix: string, route: ProviderRoute]> = [
+  ['/openai/v1/', { adapter: openai, strip: '/openai'.length }],
+  ['/anthropic/v1/', { adapter: anthropic, strip: '/anthropic'.length }],
+  ['/v1/', { adapter: openai, strip: 0 }],
+]
+
+/** The route of a request URL (path and query), or `undefined` when no provider serves it. */
+export function routeOf(url: string): ProviderRoute | undefined {
+  for (const [prefix, route] of ROUTES) if (url.startsWith(prefix)) return route
+  return undefined
+}

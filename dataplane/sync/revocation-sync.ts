@@ -1,0 +1,324 @@
+/**
+ * @module Keeps the revocation set current with the control plane, and knows how current it is.
+ *
+ * At start: the persisted snapshot (enforced at once), then the JWKS and a full snapshot from
+ * the control plane, then the stream from that cursor. Every source (snapshot pages, polls, the
+ * stream) applies entries through one `apply`, which skips any entry at or before the applied
+ * cursor: each source delivers every entry after the cursor it started from, in order, so
+ * whichever runs ahead, nothing is skipped and nothing applied twice. Each applied cursor is
+ * acknowledged on the stream (coalesced per tick), which is what `?wait=enforced` waits for.
+ *
+ * Safety nets: a periodic `since` poll; a heartbeat announcing a head beyond the applied cursor
+ * while the stream has gone quiet is a gap, repaired by polling at once; every (re)connect
+ * refetches the JWKS, since `jwks_changed` may have been sent while disconnected.
+ *
+ * "Synced" means the control plane confirmed that nothing after the applied cursor exists: a
+ * snapshot or poll finished, or a heartbeat's head is at or before the cursor. The staleness
+ * bound counts from the last such confirmation.
+ */
+import type { Client } from '../../shared/client/index.ts'
+import type { Revocation, StreamServerMessage } from '../../shared/contract/tokens.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { formatMicros, parseMicros } from '../../shared/time.ts'
+import type { RevocationSet } from '../auth/revocation-set.ts'
+import type { KeySet } from './key-set.ts'
+import type { SnapshotHeader, SnapshotWriter } from './snapshot-file.ts'
+import { StreamClient } from './stream-client.ts'
+
+/** Entries per page of the revocation list (a 1M-entry snapshot never sits in memory as one JSON). */
+const PAGE_SIZE = 20_000
+/** A stream that delivered nothing for this long while its head is ahead of us has a gap. */
+const GAP_QUIET_MS = 1_000
+const PRUNE_EVERY_MS = 10 * 60_000
+
+export interface RevocationSyncOptions {
+  controlPlaneUrl: string
+  dataplaneKey: string
+  name: () => string
+  pollIntervalMs: number
+  streamIdleTimeoutMs: number
+  reconnectMaxMs: number
+  handshakeTimeoutMs: number
+}
+
+export interface RevocationSyncHooks {
+  /** An entry was applied (AI-key revocations evict provider keys). */
+  applied?: (revocation: Revocation) => void
+  /** A secret changed: drop what was cached from it. */
+  secretChanged?: (realm: string, name: string) => void
+  /** The control plane confirmed the set current at this time (epoch ms). */
+  synced?: (atMs: number) => void
+  streamConnected?: (connected: boolean) => void
+}
+
+export type SnapshotSource = 'control_plane' | 'persisted'
+
+export class RevocationSync {
+  readonly #client: Client
+  readonly #set: RevocationSet
+  readonly #keys: KeySet
+  readonly #writer: SnapshotWriter
+  readonly #options: RevocationSyncOptions
+  readonly #hooks: RevocationSyncHooks
+  readonly #log: Logger
+  readonly #stream: StreamClient
+  #cursor = 0
+  #cursorText = formatMicros(0)
+  #syncedAtMs = 0
+  #source: SnapshotSource | undefined
+  /** A stream head we have yet to reach; reaching it confirms the set current. */
+  #catchUpTo: number | undefined
+  #lastEntryAt = 0
+  #polling: Promise<boolean> | undefined
+  #ackScheduled = false
+  #timers: NodeJS.Timeout[] = []
+
+  constructor(
+    client: Client,
+    set: RevocationSet,
+    keys: KeySet,
+    writer: SnapshotWriter,
+    options: RevocationSyncOptions,
+    log: Logger,
+    hooks: RevocationSyncHooks = {},
+  ) {
+    this.#client = client
+    this.#set = set
+    this.#keys = keys
+    this.#writer = writer
+    this.#options = options
+    this.#log = log
+    this.#hooks = hooks
+    this.#stream = new StreamClient(
+      {
+        urlFor: (since) => client.tokens.streamUrl(since, options.name()),
+        key: options.dataplaneKey,
+        idleTimeoutMs: options.streamIdleTimeoutMs,
+        reconnectMaxMs: options.reconnectMaxMs,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+      },
+      {
+        cursor: () => this.#cursorText,
+        message: (m) => this.#onMessage(m),
+        connected: (c) => this.#onConnected(c),
+      },
+      log,
+    )
+  }
+
+  /** The applied cursor (RFC 3339). */
+  get cursor(): string {
+    return this.#cursorText
+  }
+
+  /** When the control plane last confirmed the set current (epoch ms; 0 never). */
+  get syncedAtMs(): number {
+    return this.#syncedAtMs
+  }
+
+  /** Where the set came from; `undefined` while no snapshot is loaded. */
+  get source(): SnapshotSource | undefined {
+    return this.#source
+  }
+
+  get streamConnected(): boolean {
+    return this.#stream.connected
+  }
+
+  /** What the snapshot file records; `undefined` until there is something worth writing. */
+  snapshotHeader(): SnapshotHeader | undefined {
+    if (!this.#source) return undefined
+    return {
+      cursor: this.#cursorText,
+      syncedAtMs: this.#syncedAtMs,
+      jwks: this.#keys.current,
+      controlPlane: this.#options.controlPlaneUrl,
+    }
+  }
+
+  /** Starts from a persisted snapshot already loaded into the set. */
+  restore(cursor: string, syncedAtMs: number): void {
+    this.#setCursor(cursor)
+    this.#source = 'persisted'
+    this.#confirm(syncedAtMs)
+  }
+
+  /**
+   * The initial sync (JWKS and full snapshot), then the stream, the poll and pruning. Resolves
+   * once the initial sync has succeeded or failed; on failure the stream and the poll keep
+   * trying in the background.
+   */
+  async start(): Promise<boolean> {
+    const [keysOk, snapshotOk] = await Promise.all([this.#keys.refresh('start'), this.#fullSnapshot()])
+    this.#keys.start()
+    this.#stream.start()
+    this.#every(this.#options.pollIntervalMs, () => void this.poll())
+    this.#every(PRUNE_EVERY_MS, () => {
+      if (this.#set.prune() > 0) this.#writer.schedule()
+    })
+    return keysOk && snapshotOk
+  }
+
+  stop(): void {
+    this.#stream.stop()
+    this.#keys.stop()
+    for (const t of this.#timers) clearInterval(t)
+  }
+
+  /** Fetches every entry after the applied cursor; single-flight. Resolves whether it succeeded. */
+  poll(): Promise<boolean> {
+    this.#polling ??= this.#fetchAfter(this.#cursorText, false).finally(() => {
+      this.#polling = undefined
+    })
+    return this.#polling
+  }
+
+  #every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+
+  async #fullSnapshot(): Promise<boolean> {
+    return this.#fetchAfter(formatMicros(0), true)
+  }
+
+  /**
+   * Pages through the list after `since`. A full snapshot adds every entry and takes the control
+   * plane's cursor as its own (even one behind a persisted cursor: a control plane restored from
+   * a backup); an incremental fetch goes through `apply`.
+   */
+  async #fetchAfter(since: string, full: boolean): Promise<boolean> {
+    const startedAt = Date.now()
+    let next = since
+    let applied = 0
+    try {
+      for (;;) {
+        const page = await this.#client.tokens.getRevocationList({ since: next, limit: PAGE_SIZE })
+        for (const r of page.revocations) {
+          if (full) {
+            this.#set.add(r.jti, expirySec(r))
+            this.#hooks.applied?.(r)
+          } else if (this.#apply(r)) applied++
+        }
+        if (full) this.#setCursor(page.snapshot_at)
+        next = page.snapshot_at
+        if (page.revocations.length < PAGE_SIZE) break
+      }
+    } catch (err) {
+      this.#log.warn(full ? 'revocation snapshot failed' : 'revocation poll failed', { err })
+      return false
+    }
+    if (full) {
+      this.#source = 'control_plane'
+      this.#log.info('revocation snapshot loaded', { entries: this.#set.size, cursor: this.#cursorText })
+    }
+    if (full || applied > 0) {
+      this.#writer.schedule()
+      this.#scheduleAck()
+    }
+    this.#confirm(startedAt)
+    return true
+  }
+
+  /** Applies one entry in cursor order; false when it was at or before the applied cursor. */
+  #apply(r: Revocation): boolean {
+    const cursor = parseMicros(r.revoked_at)
+    if (cursor === undefined || cursor <= this.#cursor) return false
+    this.#set.add(r.jti, expirySec(r))
+    this.#cursor = cursor
+    this.#cursorText = r.revoked_at
+    this.#hooks.applied?.(r)
+    return true
+  }
+
+  #onMessage(m: StreamServerMessage): void {
+    switch (m.type) {
+      case 'revocation':
+        this.#lastEntryAt = Date.now()
+        if (this.#apply(m.revocation)) {
+          this.#writer.schedule()
+          this.#scheduleAck()
+        }
+        this.#reached()
+        return
+      case 'hello':
+        this.#head(m.head, false)
+        return
+      case 'heartbeat':
+        this.#head(m.head, true)
+        return
+      case 'jwks_changed':
+        void this.#keys.refresh('jwks_changed')
+        return
+      case 'secret_changed':
+        this.#hooks.secretChanged?.(m.realm, m.name)
+        return
+    }
+  }
+
+  /** The control plane says its newest entry is `head`. */
+  #head(headText: string, heartbeat: boolean): void {
+    const head = parseMicros(headText)
+    if (head === undefined) return
+    if (head <= this.#cursor) {
+      this.#catchUpTo = undefined
+      this.#confirm(Date.now())
+      return
+    }
+    this.#catchUpTo = Math.max(this.#catchUpTo ?? 0, head)
+    // Behind on a heartbeat with the stream quiet: entries were lost on the way. Repair.
+    if (heartbeat && Date.now() - this.#lastEntryAt > GAP_QUIET_MS) {
+      this.#log.warn('revocation stream gap: polling', { head: headText, cursor: this.#cursorText })
+      void this.poll()
+    }
+  }
+
+  #reached(): void {
+    if (this.#catchUpTo !== undefined && this.#cursor >= this.#catchUpTo) {
+      this.#catchUpTo = undefined
+      this.#confirm(Date.now())
+    }
+  }
+
+  #onConnected(connected: boolean): void {
+    this.#hooks.streamConnected?.(connected)
+    if (!connected) return
+    // A rotation announced while we were away would otherwise wait for the periodic refresh.
+    void this.#keys.refresh('jwks_changed')
+    this.#lastEntryAt = Date.now()
+  }
+
+  #confirm(atMs: number): void {
+    if (atMs <= this.#syncedAtMs) return
+    this.#syncedAtMs = atMs
+    // Confirmed complete by the control plane (a start with nothing persisted and the snapshot
+    // failing, completed by the stream or a poll): the set now counts as loaded.
+    if (!this.#source) {
+      this.#source = 'control_plane'
+      this.#writer.schedule()
+    }
+    this.#hooks.synced?.(atMs)
+  }
+
+  #setCursor(text: string): void {
+    const cursor = parseMicros(text)
+    if (cursor === undefined) return
+    this.#cursor = cursor
+    this.#cursorText = text
+  }
+
+  #scheduleAck(): void {
+    if (this.#ackScheduled) return
+    this.#ackScheduled = true
+    setImmediate(() => {
+      this.#ackScheduled = false
+      this.#stream.ack(this.#cursorText)
+    })
+  }
+}
+
+function expirySec(r: Revocation): number {
+  const micros = parseMicros(r.expires_at)
+  return micros === undefined ? Number.POSITIVE_INFINITY : micros / 1e6
+}

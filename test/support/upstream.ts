@@ -1,0 +1,230 @@
+/**
+ * @module A local LLM upstream for tests: speaks enough of OpenAI's chat completions and
+ * Anthropic's messages (plain JSON and SSE streaming) for the official SDKs, records every
+ * request it received (headers included), and can be told to misbehave: answer 500, stall
+ * before answering, or stream slowly. Behaviour is chosen per request by the
+ * `x-upstream-behaviour` header (it travels through the dataplane like any client header) or
+ * for every request with `setBehaviour`.
+ *
+ * Behaviours: `normal`, `error500`, `stall` (never answers), `stall-body` (headers, then
+ * nothing), `slow` (stream one event per `x-upstream-interval-ms`, default 150 ms).
+ */
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export type Behaviour = 'normal' | 'error500' | 'stall' | 'stall-body' | 'slow'
+
+export interface ReceivedRequest {
+  method: string
+  path: string
+  headers: IncomingHttpHeaders
+  body: string
+  /** Epoch ms at which each streamed event was written. */
+  sentAt: number[]
+  /** The response ended before it was complete: the caller went away. */
+  aborted: boolean
+  finished: boolean
+}
+
+export interface TestUpstream {
+  url: string
+  requests: ReceivedRequest[]
+  setBehaviour(b: Behaviour): void
+  /** Sockets open on the upstream right now. */
+  openSockets(): number
+  /** Resolves once `n` requests were received. */
+  waitForRequests(n: number, timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+export const WORDS = ['Hello', ' from', ' the', ' local', ' upstream', '!']
+
+export async function startUpstream(): Promise<TestUpstream> {
+  const requests: ReceivedRequest[] = []
+  const sockets = new Set<Socket>()
+  let behaviour: Behaviour = 'normal'
+  let waiters: Array<() => void> = []
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const record: ReceivedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+        sentAt: [],
+        aborted: false,
+        finished: false,
+      }
+      requests.push(record)
+      for (const w of waiters) w()
+      res.on('close', () => {
+        if (!res.writableFinished) record.aborted = true
+      })
+      res.on('finish', () => {
+        record.finished = true
+      })
+      const mode = (req.headers['x-upstream-behaviour'] as Behaviour | undefined) ?? behaviour
+      const interval = Number(req.headers['x-upstream-interval-ms'] ?? 150)
+      answer(record, res, mode, interval)
+    })
+  })
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    setBehaviour: (b) => {
+      behaviour = b
+    },
+    openSockets: () => sockets.size,
+    waitForRequests(n, timeoutMs = 5_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (requests.length < n) return
+          clearTimeout(timer)
+          waiters = waiters.filter((w) => w !== check)
+          resolve()
+        }
+        const timer = setTimeout(
+          () => reject(new Error(`upstream saw ${requests.length} of ${n} requests`)),
+          timeoutMs,
+        )
+        waiters.push(check)
+        check()
+      })
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+function answer(record: ReceivedRequest, res: ServerResponse, mode: Behaviour, intervalMs: number): void {
+  if (mode === 'stall') return
+  if (mode === 'error500') {
+    const body = JSON.stringify({ error: { message: 'upstream exploded', type: 'server_error' } })
+    res.writeHead(500, { 'content-type': 'application/json', 'x-upstream-marker': 'yes' })
+    res.end(body)
+    return
+  }
+  const anthropic = record.path.startsWith('/v1/messages')
+  const openai = record.path.startsWith('/v1/chat/completions')
+  if (!anthropic && !openai) {
+    res.writeHead(404, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: { message: `no route ${record.path}` } }))
+    return
+  }
+  let request: { stream?: boolean; model?: string }
+  try {
+    request = JSON.parse(record.body || '{}')
+  } catch {
+    res.writeHead(400, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: { message: 'bad JSON' } }))
+    return
+  }
+  const model = request.model ?? 'test-model'
+  if (!request.stream && mode !== 'stall-body') {
+    const body = JSON.stringify(anthropic ? anthropicMessage(model) : openaiCompletion(model))
+    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream-marker': 'yes' })
+    res.end(body)
+    return
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  res.flushHeaders()
+  if (mode === 'stall-body') return
+  const events = anthropic ? anthropicEvents(model) : openaiEvents(model)
+  const delay = mode === 'slow' ? intervalMs : 0
+  let i = 0
+  const next = () => {
+    if (res.destroyed) return
+    if (i === events.length) {
+      res.end()
+      return
+    }
+    record.sentAt.push(Date.now())
+    res.write(events[i++])
+    if (delay) setTimeout(next, delay)
+    else setImmediate(next)
+  }
+  next()
+}
+
+function openaiCompletion(model: string) {
+  return {
+    id: 'chatcmpl-test',
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: WORDS.join('') },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    usage: { prompt_tokens: 5, completion_tokens: WORDS.length, total_tokens: 5 + WORDS.length },
+  }
+}
+
+function openaiEvents(model: string): string[] {
+  const chunk = (delta: object, finish: string | null) =>
+    `data: ${JSON.stringify({
+      id: 'chatcmpl-test',
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    })}\n\n`
+  return [
+    chunk({ role: 'assistant', content: '' }, null),
+    ...WORDS.map((w) => chunk({ content: w }, null)),
+    chunk({}, 'stop'),
+    'data: [DONE]\n\n',
+  ]
+}
+
+function anthropicMessage(model: string) {
+  return {
+    id: 'msg_test',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text: WORDS.join('') }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 5, output_tokens: WORDS.length },
+  }
+}
+
+function anthropicEvents(model: string): string[] {
+  const event = (type: string, data: object) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+  return [
+    event('message_start', {
+      message: {
+        ...anthropicMessage(model),
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 5, output_tokens: 0 },
+      },
+    }),
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ...WORDS.map((w) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } })),
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: WORDS.length },
+    }),
+    event('message_stop', {}),
+  ]
+}
