@@ -185,7 +185,8 @@ export class RevocationStream {
     }
     if (message.type === 'ack' && typeof message.cursor === 'string') {
       const cursor = parseMicros(message.cursor)
-      if (cursor !== undefined) this.dataplanes.ack(sub.id, cursor)
+      // Nothing past the newest revocation can have been applied: a future cursor counts as the head.
+      if (cursor !== undefined) this.dataplanes.ack(sub.id, Math.min(cursor, this.revocations.head))
     }
   }
 
