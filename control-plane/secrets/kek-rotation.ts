@@ -46,6 +46,11 @@ export class KekRotation {
   /** Finishes a rotation a previous process did not (it stopped with KEKs still retiring). */
   resumeIfInterrupted(): void {
     if (this.#running || this.#keks.retiringIds().length === 0) return
+    try {
+      this.#keks.requireAllOpen()
+    } catch {
+      return // already logged at load: with a root key that opens nothing there is nothing to move
+    }
     const kekId = this.#keks.activeId
     this.#log.info('resuming an interrupted key-encryption key rotation', { kek_id: kekId })
     this.#track(this.#rewrapAll(kekId)).catch((err) =>
