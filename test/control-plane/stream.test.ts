@@ -287,7 +287,7 @@ describe('revocation stream', () => {
     const none = await user.client.me.revokeKey(await newKey(), { wait: 'enforced' })
     assert.equal(none.enforcement?.status, 'no_dataplanes')
 
-    const acking = await connect({ since: await head(), name: 'acking-dp', autoAck: true })
+    await connect({ since: await head(), name: 'acking-dp', autoAck: true })
     const enforced = await http(cp.url, 'DELETE', `/v1/me/keys/${await newKey()}`, {
       token: user.sessionToken,
       query: { wait: 'enforced' },
