@@ -36,7 +36,6 @@ describe('bad input', () => {
   let user: LoginResult
   let keyId: string
   let keySecret: string
-  const GHOST_USR = 'usr_01HZZZZZZZZZZZZZZZZZZZZZZZ'
 
   before(async () => {
     cp = await startControlPlane({ AGENTROUTER_BODY_LIMIT_BYTES: String(LIMIT) })
