@@ -148,19 +148,28 @@ export class ProviderKeyCache {
   }
 }
 
-function noKeyError(provider: Provider, claims: TokenClaims): ApiError {
-  const project = claims.pid ?? 'the caller’s default project'
+function noKeyError(provider: Provider, claims: TokenClaims, projectId = claims.pid): ApiError {
+  const project = projectId ?? "the caller's default project"
   return new ApiError(
     'failed_precondition',
     `no ${provider} key is registered for project ${project}: register one with ` +
-      `POST /v1/customers/{customer_id}/projects/{project_id}/aikeys`,
-    [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: claims.pid ?? '' }],
+      'POST /v1/customers/{customer_id}/projects/{project_id}/aikeys',
+    [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: projectId ?? '' }],
   )
 }
 
 /** The control plane's answer, as this dataplane's caller should see it. */
 function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims): ApiError {
-  if (err instanceof ApiError && err.code === 'failed_precondition') return noKeyError(provider, claims)
+  if (err instanceof ApiError) {
+    if (err.code === 'failed_precondition') {
+      const named = err.details.find((d) => typeof d.project_id === 'string')?.project_id as
+        | string
+        | undefined
+      return noKeyError(provider, claims, named ?? claims.pid)
+    }
+    // The caller is not (or no longer) a member of the token's project.
+    if (err.code === 'permission_denied') return new ApiError('permission_denied', err.message)
+  }
   const reason = err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)
   return new ApiError('unavailable', `could not resolve the ${provider} key from the control plane`, [
     { description: reason },
