@@ -139,13 +139,14 @@ describe('the official SDKs through the dataplane, with the project’s BYOK key
 
   it('accepts the key with or without ak- prefixes, as Bearer or x-api-key', async () => {
     const jwt = alice.apiKey.replace(/^ak-/, '')
-    for (const headers of [
+    const variants: Array<Record<string, string>> = [
       { authorization: `Bearer ${jwt}` },
       { authorization: `Bearer ak-${alice.apiKey}` },
       { authorization: `bearer ${alice.apiKey}` },
       { authorization: '', 'x-api-key': jwt },
       { authorization: '', 'x-api-key': alice.apiKey },
-    ]) {
+    ]
+    for (const headers of variants) {
       const res = await chat(world.dp.url, '', { headers })
       assert.equal(res.status, 200, `${JSON.stringify(Object.keys(headers))}: ${res.text}`)
     }
