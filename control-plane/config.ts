@@ -6,6 +6,43 @@ import * as v from '../shared/config.ts'
 import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
 
+/**
+ * Every variable the control plane reads, with its meaning and default, so that packaging
+ * (docker-compose.yml) and the docs can be checked against the code.
+ */
+export const CONTROL_PLANE_VARIABLES = {
+  AGENTROUTER_CONFIG_FILE: 'JSON file of variable → value (environment and flags win)',
+  AGENTROUTER_DATA_DIR: 'SQLite database, root key, bootstrap-admin.key, dataplane.key (default ./data)',
+  AGENTROUTER_CP_LISTEN: 'address to listen on (default 127.0.0.1:8080)',
+  AGENTROUTER_PUBLIC_URL: 'how clients reach the control plane, used in URLs it hands out (default: none)',
+  AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
+  AGENTROUTER_BODY_LIMIT_BYTES: 'largest request body (default 256 KiB)',
+  AGENTROUTER_TOKEN_ISSUER: `iss of the tokens it signs (default ${DEFAULT_TOKEN_ISSUER})`,
+  AGENTROUTER_TOKEN_AUDIENCE: `aud of the tokens it signs (default ${DEFAULT_TOKEN_AUDIENCE})`,
+  AGENTROUTER_SESSION_TTL: 'session lifetime (default 12h)',
+  AGENTROUTER_API_KEY_TTL: 'API key lifetime (default 365d)',
+  AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY:
+    'how long a new signing key is published before it signs (default 5m)',
+  AGENTROUTER_JWKS_MAX_AGE: 'Cache-Control max-age of the JWKS, in seconds (default 300)',
+  AGENTROUTER_ROOT_KEY: 'the root key (base64 or hex of 32 bytes); prefer AGENTROUTER_ROOT_KEY_FILE',
+  AGENTROUTER_ROOT_KEY_FILE:
+    'file holding the root key (default: generated in the data dir, development only)',
+  AGENTROUTER_OIDC_ISSUERS:
+    'JSON array of {alias, issuer, client_id, client_secret} (default: the development IdP)',
+  AGENTROUTER_OIDC_REDIRECT_URIS:
+    'comma-separated registered redirect URIs (loopback URIs are always allowed)',
+  AGENTROUTER_DEV_IDP_LISTEN: 'address of the development IdP (default 127.0.0.1:8082)',
+  AGENTROUTER_LOGIN_STATE_TTL: 'how long a login may take (default 10m)',
+  AGENTROUTER_AUTO_PROVISION: 'a first login creates a personal customer and project (default true)',
+  AGENTROUTER_ADMIN_EMAILS: 'comma-separated emails whose identities are admins',
+  AGENTROUTER_STREAM_HEARTBEAT: 'revocation stream heartbeat period (default 10s)',
+  AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
+  AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
+  AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
+} as const
+
+export type ControlPlaneVariable = keyof typeof CONTROL_PLANE_VARIABLES
+
 /** One OIDC provider the control plane trusts for login. */
 export interface OidcIssuerConfig {
   alias: string
