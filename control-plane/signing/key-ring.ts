@@ -66,9 +66,14 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
       .map((r) => JSON.parse(r.public_jwk) as PublishedJwk)
   }
 
-  /** The key that signs now: the newest whose activation time has passed. */
+  /**
+   * The key that signs now: the newest whose activation time has passed and that was not retired
+   * by then. A key superseded by a later rotation before its own activation never signs.
+   */
   activeKid(now = nowMicros()): string {
-    const active = this.#rows.filter((r) => r.activates_at <= now).at(-1)
+    const active = this.#rows
+      .filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now))
+      .at(-1)
     if (!active) throw new ApiError('internal', 'no active signing key')
     return active.kid
   }
