@@ -61,6 +61,8 @@ export const login: CommandSpec = command({
       ctx.out.line(`Logged in as ${done.identity.email || done.identity.id}.`)
       ctx.out.line(`Session stored in ${path} (expires ${done.expires_at}).`)
     })
+    if (ctx.env.apiKey)
+      ctx.out.note('Note: AGENTROUTER_API_KEY is set; it takes precedence over the stored session.')
   },
 })
 
