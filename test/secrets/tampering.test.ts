@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
-import { rejectsWith } from '../support/http.ts'
+import { rejectsWith, sleep } from '../support/http.ts'
 import { currentVersionRow, setVersionCrypto, type VersionRow, withDatabase } from '../support/secrets-db.ts'
 
 const ROOT_KEY = randomBytes(32).toString('base64')
@@ -98,6 +98,10 @@ describe('tampering with stored secrets', () => {
     const rotated = await cp.admin.admin.rotateKek()
     assert.deepEqual(rotated.unreadable, [`${ids.delta}@v1`])
     assert.deepEqual(rotated.retired_kek_ids, [], 'the old KEK still wraps the altered row')
+    const states = withDatabase(cp.dataDir, (db) =>
+      db.prepare('SELECT state FROM keks ORDER BY created_at').pluck().all(),
+    )
+    assert.deepEqual(states, ['retiring', 'active'])
     await assertReadable(['alpha', 'bravo', 'foxtrot'])
 
     write(c, { ciphertext: c.ciphertext })
@@ -129,5 +133,19 @@ describe('tampering with stored secrets', () => {
     await assertReadable(NAMES.filter((n) => n !== 'echo'))
     assert.equal((await cp.admin.secret.getSecretValue({ name: 'echo' })).value, 'echo-second-value')
     await rejectsWith(cp.admin.secret.getSecret({ name: 'new' }), 'not_found')
+
+    // The KEK rotation above stopped short (delta did not open then); with delta restored, the
+    // next start finishes it: delta moves to the active KEK and the old one is retired.
+    const keks = () =>
+      withDatabase(cp.dataDir, (db) => ({
+        states: db.prepare('SELECT state FROM keks ORDER BY created_at').pluck().all(),
+        deltaKek: currentVersionRow(db, ids.delta!).kek_id,
+        active: db.prepare("SELECT id FROM keks WHERE state = 'active'").pluck().get(),
+      }))
+    for (let i = 0; i < 100 && keks().states.includes('retiring'); i++) await sleep(50)
+    const finished = keks()
+    assert.deepEqual(finished.states, ['retired', 'active'])
+    assert.equal(finished.deltaKek, finished.active)
+    await assertReadable(['delta'])
   })
 })
