@@ -345,7 +345,8 @@ export const routes = {
     path: '/v1/internal/byok/resolve',
     persona: 'dataplane',
     service: 'Internal',
-    summary: 'Which provider key serves a caller, with its plaintext (dataplane keys only)',
+    summary:
+      "The key serving an identity: its own user-scoped key, else the project's (newest first), with its plaintext",
     body: internal.ResolveProviderKeyRequest,
     response: internal.ResolveProviderKeyResponse,
   },

@@ -40,7 +40,9 @@ export const Secret = z.object({
   tags: z.record(z.string(), z.string()),
   user_id: z.string(),
   version: z.number().int().describe('Current version'),
-  status: z.enum(SECRET_STATUSES),
+  status: z
+    .enum(SECRET_STATUSES)
+    .describe('rotated_pending while a previous version is in its grace period, else active'),
   versions: z.array(SecretVersion),
   created_at: Timestamp,
   updated_at: Timestamp,
