@@ -47,6 +47,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     issuer: config.tokens.issuer,
     audience: config.tokens.audience,
     algorithms: ALGORITHMS,
+    clockToleranceSec: config.tokens.clockLeewaySec,
   })
   const revocations = new RevocationSet()
   const upstreams = new Upstreams(config.upstreams, config.proxy)

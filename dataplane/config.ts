@@ -24,6 +24,7 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_UPSTREAM_ANTHROPIC: 'Anthropic base URL (default https://api.anthropic.com)',
   AGENTROUTER_TOKEN_ISSUER: `expected token iss (default ${DEFAULT_TOKEN_ISSUER})`,
   AGENTROUTER_TOKEN_AUDIENCE: `expected token aud (default ${DEFAULT_TOKEN_AUDIENCE})`,
+  AGENTROUTER_DP_CLOCK_LEEWAY: 'leeway for token exp and nbf (default 30s)',
   AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
   AGENTROUTER_DP_MAX_STALENESS: 'fail closed after this long without a sync; 0 never (default 1h)',
   AGENTROUTER_DP_POLL_INTERVAL: 'safety-net `since` poll of the revocation list (default 30s)',
@@ -55,7 +56,7 @@ export interface DataplaneConfig {
   logLevel: LogLevel
   controlPlane: { url: string; key: string; timeoutMs: number }
   upstreams: { openai: string; anthropic: string }
-  tokens: { issuer: string; audience: string; cacheSize: number }
+  tokens: { issuer: string; audience: string; clockLeewaySec: number; cacheSize: number }
   sync: {
     /** 0: never fail closed. */
     maxStalenessMs: number
@@ -102,6 +103,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     tokens: {
       issuer: v.str(vars, 'AGENTROUTER_TOKEN_ISSUER', DEFAULT_TOKEN_ISSUER),
       audience: v.str(vars, 'AGENTROUTER_TOKEN_AUDIENCE', DEFAULT_TOKEN_AUDIENCE),
+      clockLeewaySec: clockLeeway(vars),
       cacheSize: v.int(vars, 'AGENTROUTER_DP_TOKEN_CACHE_SIZE', 10_000, 1, 10_000_000),
     },
     sync: {
@@ -125,6 +127,13 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       connections: v.int(vars, 'AGENTROUTER_DP_UPSTREAM_CONNECTIONS', 256, 1, 65_536),
     },
   }
+}
+
+/** At most 5 minutes: revoked JTIs are pruned 5 minutes after their credential expires. */
+function clockLeeway(vars: v.Vars): number {
+  const ms = v.duration(vars, 'AGENTROUTER_DP_CLOCK_LEEWAY', 30_000)
+  if (ms > 300_000) throw new v.ConfigError('AGENTROUTER_DP_CLOCK_LEEWAY', 'must be at most 5m')
+  return ms / 1000
 }
 
 function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): number {

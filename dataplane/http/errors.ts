@@ -16,6 +16,15 @@ export function sendError(res: ServerResponse, err: unknown): void {
   send(res, e.code, e.message, e.details)
 }
 
+/** A whole HTTP/1.1 error response, for a socket the HTTP parser gave up on (no `res` exists). */
+export function rawErrorResponse(code: ErrorCode, message: string): string {
+  const body = JSON.stringify({ code, message, details: [] })
+  return (
+    `HTTP/1.1 ${ERROR_HTTP_STATUS[code]} ${code}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  )
+}
+
 export function send(
   res: ServerResponse,
   code: ErrorCode,

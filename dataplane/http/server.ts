@@ -17,7 +17,7 @@ import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
 import type { Upstreams } from '../proxy/upstreams.ts'
 import type { KeySet } from '../sync/key-set.ts'
 import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
-import { send } from './errors.ts'
+import { rawErrorResponse, send } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
 
 export interface ServerDeps {
@@ -32,7 +32,20 @@ export interface ServerDeps {
 
 export function createDataplaneServer(deps: ServerDeps): Server {
   const handler = new RequestHandler(deps)
-  return createServer({ keepAliveTimeout: 65_000, noDelay: true }, (req, res) => handler.handle(req, res))
+  const server = createServer({ keepAliveTimeout: 65_000, noDelay: true }, (req, res) =>
+    handler.handle(req, res),
+  )
+  // What node's parser refuses (oversized headers, malformed requests) still gets the contract's JSON.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy()
+      return
+    }
+    const message =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers too large' : 'malformed HTTP request'
+    socket.end(rawErrorResponse('invalid_argument', message))
+  })
+  return server
 }
 
 class RequestHandler {

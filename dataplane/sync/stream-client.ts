@@ -128,7 +128,7 @@ export class StreamClient {
       if (this.#stopped) return
       const delay = this.#backoff.next()
       this.#log.info('revocation stream disconnected; reconnecting', {
-        code,
+        close_code: code,
         reason: rejected ?? reason.toString(),
         retry_in_ms: delay,
       })
