@@ -3,12 +3,22 @@
  * envelope-encrypted secrets (Admin persona). Values come from a flag, stdin (`-`) or a file
  * (`@FILE`); only `secret-value get` prints plaintext.
  */
-import { SECRET_STATUSES } from '../../shared/contract/secrets.ts'
+import type { Secret } from '../../shared/client/index.ts'
 import type { CommandContext, OptionSpec } from '../command.ts'
 import { type CommandSpec, command, type GroupSpec, group } from '../command.ts'
 import { int, oneOf, requiredPositional, str, tags } from '../options.ts'
 import { printSecret, SECRET_COLUMNS } from '../render.ts'
 import { requiredSecretInput } from '../secret-input.ts'
+
+/**
+ * The contract's `SECRET_STATUSES`, restated so that the CLI does not load zod at start-up (a
+ * third of its start-up time); the type makes tsc fail if the two lists drift.
+ */
+const SECRET_STATUSES = ['active', 'rotated_pending', 'expired'] as const satisfies ReadonlyArray<
+  Secret['status']
+>
+type _AllStatuses = Exclude<Secret['status'], (typeof SECRET_STATUSES)[number]> extends never ? true : never
+const _allStatuses: _AllStatuses = true
 
 const NAME_ARG = [
   { name: 'NAME', description: 'The secret’s name or sec_<ulid> (or --name)', optional: true },

@@ -1,7 +1,8 @@
 /**
- * `--help` on every group and command of `tare`, walked from the command tree itself so that a
- * new command cannot ship without it. In-process: the tree has some forty nodes, and the binary
- * is tested end to end in tare.test.ts.
+ * How `tare` is called: `--help` on every group and command (walked from the command tree itself,
+ * so a new command cannot ship without it), and usage errors, which exit 2 with a message naming
+ * the problem. In-process through `run()`, which is all the binary does: the tree has some forty
+ * nodes, and tare.test.ts runs the binary itself end to end.
  */
 import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
@@ -10,7 +11,10 @@ import type { CommandSpec, GroupSpec } from '../../cli/command.ts'
 import { readCliEnv } from '../../cli/env.ts'
 import { ROOT, run } from '../../cli/main.ts'
 
-async function runInProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runInProcess(
+  argv: string[],
+  stdinText = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough()
   const stderr = new PassThrough()
   let out = ''
@@ -22,7 +26,9 @@ async function runInProcess(argv: string[]): Promise<{ code: number; stdout: str
     err += c.toString()
   })
   const env = { ...readCliEnv({}), configDir: '/nonexistent/agentrouter' }
-  const code = await run(argv, env, { stdout, stderr, stdin: new PassThrough() })
+  const stdin = new PassThrough()
+  stdin.end(stdinText)
+  const code = await run(argv, env, { stdout, stderr, stdin })
   return { code, stdout: out, stderr: err }
 }
 
@@ -103,5 +109,56 @@ describe('tare --help', () => {
     const r = await runInProcess(['--version'])
     assert.equal(r.code, 0)
     assert.match(r.stdout, /^tare \d+\.\d+\.\d+\n$/)
+  })
+})
+
+describe('usage errors exit 2 with a message naming the problem', () => {
+  const usage: Array<[string[], RegExp]> = [
+    [['api', 'keys', 'create'], /tare api keys create: --name is required/],
+    [['api', 'keys', 'create', '--name', 'x', '--colour', 'red'], /unknown option --colour/],
+    [
+      ['api', 'keys', 'create', '--name', 'x', '--type', 'superuser'],
+      /--type must be one of KEY_TYPE_PROMPT/,
+    ],
+    [['api', 'keys', 'revoke'], /KEY_ID is required/],
+    [['api', 'keys', 'list', '--page-size', 'many'], /--page-size expects an integer/],
+    [['api', 'whoami', 'extra'], /takes no arguments, got: extra/],
+    [['api', 'kyes', 'list'], /unknown command "kyes" for "tare api" \(one of: login, logout, whoami, keys/],
+    [['api', 'keys'], /tare api keys: a command is required/],
+    [['api', 'byok', 'add', '--provider', 'openai', '--name', 'n'], /--secret is required/],
+    [['api', 'secret', 'get'], /NAME is required \(as an argument or --name\)/],
+    [
+      ['api', 'secret', 'create', 'n', '--value', '@/nonexistent/file'],
+      /--value: cannot read \/nonexistent\/file: ENOENT/,
+    ],
+    [
+      ['api', 'admin', 'members', 'set', 'c', 'p', 'i', '--role', 'boss'],
+      /--role must be one of owner, member/,
+    ],
+    [['api', 'whoami', '--base-url', 'not a url'], /--base-url: "not a url" is not a URL/],
+  ]
+  for (const [args, message] of usage) {
+    it(`tare ${args.join(' ')}`, async () => {
+      const r = await runInProcess(args)
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, message)
+      assert.match(r.stderr, /Run "tare [a-z -<>]+ --help"/, 'says where to find help')
+      assert.equal(r.stdout, '')
+    })
+  }
+
+  it('--secret - with an empty stdin is a usage error', async () => {
+    const r = await runInProcess(
+      ['api', 'byok', 'add', '--provider', 'openai', '--name', 'n', '--secret', '-'],
+      '\n',
+    )
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /--secret: standard input is empty/)
+  })
+
+  it('a group without a command prints the group help on stderr', async () => {
+    const r = await runInProcess(['api', 'secret'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /^ {2}secret-value +/m)
   })
 })
