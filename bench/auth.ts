@@ -50,9 +50,9 @@ const MALFORMED = [
 const US = 'µs'
 
 export async function benchAuth(report: Report, budget: Budget): Promise<void> {
-  const fast = { samples: budget.quick ? 20_000 : 100_000, runs: budget.quick ? 2 : 5 }
-  const slow = { samples: budget.quick ? 1_000 : 4_000, runs: budget.quick ? 2 : 5 }
-  const opsMs = budget.quick ? 100 : 300
+  const fast = { samples: budget.quick ? 5_000 : 100_000, runs: budget.quick ? 1 : 5 }
+  const slow = { samples: budget.quick ? 300 : 4_000, runs: budget.quick ? 1 : 5 }
+  const opsMs = budget.quick ? 50 : 300
 
   const keys = {} as Record<Algorithm, SigningKey>
   for (const alg of ALGORITHMS) keys[alg] = await generateSigningKey(alg)

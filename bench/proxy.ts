@@ -120,7 +120,8 @@ export async function benchProxy(report: Report, budget: Budget): Promise<void> 
     }
 
     // Warm-up: the JIT, the pools and the caches, outside the figures.
-    for (const hop of hops) for (const mode of ['json', 'sse'] as Mode[]) await measure(hop, mode, 1)
+    if (!budget.quick)
+      for (const hop of hops) for (const mode of ['json', 'sse'] as Mode[]) await measure(hop, mode, 1)
 
     const samples = new Map<string, Sample[]>()
     for (let r = 0; r < rounds; r++) {

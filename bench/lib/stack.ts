@@ -36,14 +36,17 @@ export async function startBenchDataplane(
   upstream: string,
   core: number | undefined,
   env: Record<string, string> = {},
+  readyTimeoutMs = 15_000,
 ): Promise<TestDataplane> {
   const dp = await startDataplane({
     controlPlaneUrl: cp.url,
     dataplaneKey: cp.dataplaneKey,
     upstream,
+    waitReady: false,
     env: { AGENTROUTER_LOG_LEVEL: 'info', AGENTROUTER_DP_PERSIST_DELAY: '1s', ...env },
   })
   pin(dp.process.child.pid, core)
+  await dp.waitFor((r) => r.ready, readyTimeoutMs)
   return dp
 }
 

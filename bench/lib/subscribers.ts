@@ -1,0 +1,93 @@
+/**
+ * @module Stream subscribers for the propagation benchmark: each one is the dataplane's own sync
+ * (`RevocationSync` with its `StreamClient`, `KeySet`, `RevocationSet` and `SnapshotWriter`
+ * persisting to its own directory), minus the HTTP server. It connects with the dataplane key,
+ * loads the snapshot, follows the WebSocket stream, applies each entry and acknowledges it, as
+ * a dataplane does; the benchmark only listens to its `applied` hook.
+ */
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
+import { KeySet } from '../../dataplane/sync/key-set.ts'
+import { RevocationSync } from '../../dataplane/sync/revocation-sync.ts'
+import { SnapshotFile, SnapshotWriter } from '../../dataplane/sync/snapshot-file.ts'
+import { Client } from '../../shared/client/index.ts'
+import { createLogger } from '../../shared/logger.ts'
+import { TokenVerifier } from '../../shared/tokens/verifier.ts'
+
+const log = createLogger({ level: 'error' })
+
+export class Subscriber {
+  readonly set = new RevocationSet()
+  readonly sync: RevocationSync
+  /** performance.now() at which each watched JTI was applied. */
+  readonly appliedAt = new Map<string, number>()
+  #watching: ReadonlySet<string> = new Set()
+
+  constructor(controlPlaneUrl: string, dataplaneKey: string, stateDir: string, name: string) {
+    const client = new Client({ baseUrl: controlPlaneUrl, apiKey: dataplaneKey, timeoutMs: 30_000 })
+    const verifier = new TokenVerifier({
+      issuer: 'agentrouter',
+      audience: 'agentrouter',
+      algorithms: ['RS256'],
+    })
+    const keys = new KeySet(
+      () => client.auth.getJWKS(),
+      verifier,
+      { refreshMs: 300_000, minIntervalMs: 10_000 },
+      log,
+    )
+    let sync: RevocationSync | undefined
+    const writer = new SnapshotWriter(
+      new SnapshotFile(join(stateDir, name)),
+      this.set,
+      () => sync?.snapshotHeader(),
+      1_000,
+      log,
+    )
+    sync = new RevocationSync(
+      client,
+      this.set,
+      keys,
+      writer,
+      {
+        controlPlaneUrl,
+        dataplaneKey,
+        name: () => name,
+        pollIntervalMs: 30_000,
+        streamIdleTimeoutMs: 35_000,
+        reconnectMaxMs: 1_000,
+        handshakeTimeoutMs: 30_000,
+      },
+      log,
+      {
+        applied: (r) => {
+          if (!this.#watching.has(r.jti)) return
+          this.appliedAt.set(r.jti, performance.now())
+        },
+      },
+    )
+    this.sync = sync
+  }
+
+  watch(jtis: ReadonlySet<string>): void {
+    this.#watching = jtis
+  }
+
+  async start(): Promise<void> {
+    if (!(await this.sync.start())) throw new Error('subscriber: the initial sync failed')
+  }
+
+  /** Waits until the stream is connected (the hello and backlog are handled right after). */
+  async connected(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.sync.streamConnected) {
+      if (Date.now() > deadline) throw new Error('subscriber: the stream did not connect')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  stop(): void {
+    this.sync.stop()
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * @module Scale. A control plane whose SQLite file already holds 1M live revocations (inserted
+ * before it starts, into the schema its own migrations create), and:
+ *
+ * - the resident memory of a real dataplane that loaded all of them (its snapshot paging, its
+ *   revocation set, its persisted copy), against the same dataplane with none;
+ * - `GET /v1/tokens/revocations?since=` at 1M stored rows: the catch-up read a reconnecting
+ *   dataplane makes (the last 100 entries), the full list in one response, and the paged full
+ *   snapshot a starting dataplane reads (pages of 20,000, as the dataplane's sync does);
+ * - control-plane write throughput with that table: API keys issued (`POST /v1/me/keys`) and
+ *   revoked (`DELETE /v1/me/keys/{id}`) per second, 16 requests in flight.
+ */
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { openDatabase } from '../control-plane/store/db.ts'
+import { Client } from '../shared/client/index.ts'
+import { formatMicros, nowMicros } from '../shared/time.ts'
+import { tempDir } from '../test/support/process.ts'
+import type { Budget } from './lib/budget.ts'
+import { corePlan } from './lib/cpu.ts'
+import { rssMb } from './lib/proc.ts'
+import type { Report } from './lib/report.ts'
+import { startScript } from './lib/servers.ts'
+import { startBenchControlPlane, startBenchDataplane } from './lib/stack.ts'
+import { median } from './lib/stats.ts'
+import { fillerJti } from './lib/tokens.ts'
+
+/** Stored revocations; a quick run uses a tenth (its figures keep their names, not their meaning). */
+const FULL_ROWS = 1_000_000
+const QUICK_ROWS = 100_000
+const PROVIDER_KEY = 'sk-bench-upstream'
+const IN_FLIGHT = 16
+/** The dataplane's own page size for its snapshot (dataplane/sync/revocation-sync.ts). */
+const DATAPLANE_PAGE = 20_000
+
+export async function benchScale(report: Report, budget: Budget): Promise<void> {
+  const cores = corePlan()
+  const rows = budget.quick ? QUICK_ROWS : FULL_ROWS
+  const dataDir = tempDir('agentrouter-bench-scale-')
+  const stops: Array<() => Promise<void>> = []
+  try {
+    const upstream = await startScript(
+      'bench/upstream.ts',
+      { BENCH_UPSTREAM_KEY: PROVIDER_KEY },
+      'upstream listening',
+      cores?.upstream,
+    )
+    stops.push(() => upstream.stop())
+    report.section(`scale (${rows.toLocaleString('en-US')} revocations)`)
+
+    // The same dataplane with an empty list: what the 1M entries add.
+    let cp = await startBenchControlPlane(cores?.helper, {}, dataDir)
+    let dp = await startBenchDataplane(cp, upstream.url, cores?.subject)
+    await sleep(budget.quick ? 500 : 2_000)
+    const idleRss = rssMb(dp.process.child.pid)
+    await dp.stop()
+    await cp.stop()
+
+    const insertStart = performance.now()
+    const firstCursor = insertRevocations(dataDir, rows)
+    const insertMs = performance.now() - insertStart
+
+    const cpStart = performance.now()
+    cp = await startBenchControlPlane(cores?.subject, {}, dataDir)
+    stops.push(() => cp.stop())
+    report.add('cp_start_ms_1m_revocations', performance.now() - cpStart, 'ms', {
+      note: `rows inserted beforehand in ${Math.round(insertMs)} ms`,
+    })
+
+    const dpStart = performance.now()
+    dp = await startBenchDataplane(
+      cp,
+      upstream.url,
+      cores?.subject,
+      { AGENTROUTER_DP_PERSIST_DELAY: '100ms' },
+      120_000,
+    )
+    stops.push(() => dp.stop())
+    const ready = await dp.waitFor((r) => r.ready && r.revoked_jtis >= rows, 120_000)
+    report.add('dp_ready_ms_1m_revocations', performance.now() - dpStart, 'ms', {
+      note: 'process start → ready with the full snapshot',
+    })
+    // Let the snapshot write finish and the collector catch up, as a running sidecar would.
+    await sleep(budget.quick ? 1_000 : 3_000)
+    report.add('dp_rss_mb_1m_revocations', rssMb(dp.process.child.pid), 'MB', {
+      floor: idleRss,
+      target: { on: 'value', op: '<=', bound: 200 },
+      note: `${ready.revoked_jtis.toLocaleString('en-US')} JTIs loaded; floor: the same dataplane with none`,
+    })
+    await dp.stop()
+    stops.pop()
+
+    // Pinned to the load core for the reads: the control plane is the subject here.
+    const admin = new Client({ baseUrl: cp.url, apiKey: cp.adminKey, timeoutMs: 120_000 })
+    const tailSince = formatMicros(firstCursor + rows - 101)
+    const tail = await timed(budget.quick ? 3 : 11, async () => {
+      const page = await admin.tokens.getRevocationList({ since: tailSince })
+      if (page.revocations.length !== 100) throw new Error(`tail read: ${page.revocations.length} rows`)
+    })
+    report.add('revocations_get_since_ms_1m_rows', tail, 'ms', {
+      note: '`since` = 100 entries before the head',
+    })
+    const full = await timed(budget.quick ? 1 : 2, async () => {
+      const res = await fetch(
+        `${cp.url}/v1/tokens/revocations?since=${encodeURIComponent(formatMicros(0))}`,
+        {
+          headers: { authorization: `Bearer ${cp.adminKey}` },
+        },
+      )
+      const text = await res.text()
+      if (res.status !== 200 || text.length < rows * 50) throw new Error(`full list: HTTP ${res.status}`)
+    })
+    report.add('revocations_get_full_ms_1m_rows', full, 'ms', { note: 'all 1M in one response' })
+    const paged = await timed(budget.quick ? 1 : 2, async () => {
+      let since = formatMicros(0)
+      let total = 0
+      for (;;) {
+        const page = await admin.tokens.getRevocationList({ since, limit: DATAPLANE_PAGE })
+        total += page.revocations.length
+        since = page.snapshot_at
+        if (page.revocations.length < DATAPLANE_PAGE) break
+      }
+      if (total < rows) throw new Error(`paged snapshot: ${total} rows`)
+    })
+    report.add('revocations_snapshot_paged_ms_1m_rows', paged, 'ms', {
+      note: `${DATAPLANE_PAGE.toLocaleString('en-US')} per page, as a dataplane reads it`,
+    })
+
+    // Write throughput: a logged-in user issuing, then revoking, keys.
+    const user = await cp.login('bench-scale@example.com')
+    const count = budget.quick ? 50 : 600
+    const ids: string[] = []
+    const issueRate = await throughput(count, async () => {
+      const issued = await user.client.me.issueKey('bench-write')
+      ids.push(issued.key.id)
+    })
+    report.add('cp_key_issue_per_s', issueRate, 'ops/s', { note: `${IN_FLIGHT} in flight` })
+    const revokeRate = await throughput(count, async (i) => {
+      await user.client.me.revokeKey(ids[i]!)
+    })
+    report.add('cp_key_revoke_per_s', revokeRate, 'ops/s', { note: `${IN_FLIGHT} in flight, 1M rows stored` })
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined)
+  }
+}
+
+/**
+ * Fills the revocation log with `rows` live entries, oldest first, before the control plane
+ * starts; answers the first entry's cursor (the others follow it by 1 µs each).
+ */
+function insertRevocations(dataDir: string, rows: number): number {
+  const db = openDatabase(dataDir)
+  try {
+    const now = nowMicros()
+    const first = now - rows - 60_000_000
+    const expiresAt = now + 30 * 86_400_000_000
+    const insert = db.prepare(
+      "INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (?, 'api_key', ?, ?, 'bench')",
+    )
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run(fillerJti(i), first + i, expiresAt)
+    })()
+    return first
+  } finally {
+    db.close()
+  }
+}
+
+async function timed(runs: number, fn: () => Promise<void>): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now()
+    await fn()
+    times.push(performance.now() - t0)
+  }
+  return median(times)
+}
+
+async function throughput(count: number, op: (i: number) => Promise<void>): Promise<number> {
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < count) await op(next++)
+    }),
+  )
+  return count / ((performance.now() - t0) / 1000)
+}
