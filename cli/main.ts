@@ -102,9 +102,13 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
   }
 }
 
-/** Advice for the errors a person can fix by logging in. */
+/** Advice for the errors a person can fix: pointing at the right server, logging in. */
 function hintFor(err: ApiError, connection: Connection | undefined): string | undefined {
-  if (err.code !== 'unauthenticated' || !connection) return undefined
+  if (!connection) return undefined
+  if (err.code === 'unavailable') {
+    return `hint: is the control plane running at ${connection.baseUrl}? (--base-url or AGENTROUTER_BASE_URL)`
+  }
+  if (err.code !== 'unauthenticated') return undefined
   const credential = connection.credential()
   if (!credential)
     return `hint: not logged in to ${connection.baseUrl}: run "tare api login" or set AGENTROUTER_API_KEY`

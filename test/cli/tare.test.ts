@@ -436,6 +436,7 @@ describe('tare against a running control plane', () => {
       const r = await tare(['api', 'whoami', '--base-url', 'http://127.0.0.1:9'], admin)
       assert.equal(r.code, 1)
       assert.match(r.stderr, /^error: unavailable: /m)
+      assert.match(r.stderr, /hint: is the control plane running at http:\/\/127\.0\.0\.1:9\?/)
     })
 
     it('the stored session is not sent to another control plane', async () => {
