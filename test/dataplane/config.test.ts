@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { DATAPLANE_VARIABLES, loadDataplaneConfig } from '../../dataplane/config.ts'
+import { REPO_ROOT, tempDir } from '../support/process.ts'
+
+const KEY = 'ak-eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'
+
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? sourcesUnder(path) : path.endsWith('.ts') ? [path] : []
+  })
+}
+
+describe('dataplane configuration', () => {
+  it('has defaults for everything but the key', () => {
+    const config = loadDataplaneConfig({ AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DATA_DIR: '/tmp/x' })
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8081 })
+    assert.equal(config.controlPlane.url, 'http://127.0.0.1:8080')
+    assert.equal(config.upstreams.openai, 'https://api.openai.com')
+    assert.equal(config.upstreams.anthropic, 'https://api.anthropic.com')
+    assert.equal(config.sync.maxStalenessMs, 3_600_000)
+    assert.equal(config.stateDir, '/tmp/x/dataplane')
+  })
+
+  it('stops on a bad or missing value, naming the variable', () => {
+    const dataDir = tempDir()
+    const cases: Array<[Record<string, string>, string]> = [
+      [{}, 'AGENTROUTER_DATAPLANE_KEY'],
+      [{ AGENTROUTER_DATAPLANE_KEY: 'not a key' }, 'AGENTROUTER_DATAPLANE_KEY'],
+      [{ AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_LISTEN: 'nowhere' }, 'AGENTROUTER_DP_LISTEN'],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_UPSTREAM_OPENAI: 'ftp://x' },
+        'AGENTROUTER_UPSTREAM_OPENAI',
+      ],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_MAX_STALENESS: 'soon' },
+        'AGENTROUTER_DP_MAX_STALENESS',
+      ],
+      [{ AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_CLOCK_LEEWAY: '1h' }, 'AGENTROUTER_DP_CLOCK_LEEWAY'],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_BYOK_CACHE_SIZE: '0' },
+        'AGENTROUTER_DP_BYOK_CACHE_SIZE',
+      ],
+    ]
+    for (const [vars, variable] of cases) {
+      assert.throws(
+        () => loadDataplaneConfig({ AGENTROUTER_DATA_DIR: dataDir, ...vars }),
+        (err: Error) => err.message.startsWith(`${variable}:`),
+      )
+    }
+  })
+
+  it('reads the key from the data directory when no variable names it', () => {
+    const dataDir = tempDir()
+    writeFileSync(join(dataDir, 'dataplane.key'), `${KEY}\n`)
+    assert.equal(loadDataplaneConfig({ AGENTROUTER_DATA_DIR: dataDir }).controlPlane.key, KEY)
+  })
+
+  it('DATAPLANE_VARIABLES lists every variable the dataplane reads', () => {
+    const read = new Set<string>()
+    for (const file of sourcesUnder(join(REPO_ROOT, 'dataplane'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:'|vars\.)(AGENTROUTER_[A-Z_]+)/g))
+        read.add(m[1]!)
+    }
+    read.add('AGENTROUTER_CONFIG_FILE') // read by shared/config.ts collectVars
+    assert.deepEqual([...read].sort(), Object.keys(DATAPLANE_VARIABLES).sort())
+  })
+
+  it('the process exits at start with a message naming the variable', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'dataplane/main.ts')], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, AGENTROUTER_DATA_DIR: tempDir(), AGENTROUTER_DP_LISTEN: 'bogus' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    assert.equal(run.status, 2)
+    assert.match(run.stderr, /AGENTROUTER_DATAPLANE_KEY|AGENTROUTER_DP_LISTEN/)
+  })
+})
