@@ -175,9 +175,10 @@ export async function startControlPlane(
     log,
   })
 
-  const auth = new Authenticator(verifier, revocations, identities, lastUsed, (reason) =>
-    metrics.authFailures.inc({ reason }),
-  )
+  const auth = new Authenticator(verifier, revocations, identities, lastUsed, (reason) => {
+    metrics.authFailures.inc({ reason })
+    log.debug('credential refused', { reason })
+  })
   const extraRoutes: RouteModule[] = [secretRoutes, aiKeyRoutes, internalRoutes, kekRoutes]
   const app = buildApp(services, auth, extraRoutes, VERSION)
   const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)

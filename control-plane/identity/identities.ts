@@ -12,6 +12,8 @@ export interface OidcProfile {
   issuer: string
   subject: string
   email: string
+  /** Only a verified email makes an identity an admin through `adminEmails`. */
+  emailVerified: boolean
   name: string
 }
 
@@ -45,7 +47,10 @@ export class Identities {
   /** Finds the identity of an OIDC subject, or provisions it (with a personal project when enabled). */
   fromOidc(profile: OidcProfile): { identity: IdentityRow; created: boolean } {
     return this.store.transaction(() => {
-      const isAdmin = profile.email !== '' && this.options.adminEmails.includes(profile.email.toLowerCase())
+      const isAdmin =
+        profile.email !== '' &&
+        profile.emailVerified &&
+        this.options.adminEmails.includes(profile.email.toLowerCase())
       const existing = this.store.identityBySubject(profile.issuer, profile.subject)
       if (existing) {
         if (isAdmin && existing.is_admin !== 1) this.store.setAdmin(existing.id, true)

@@ -134,6 +134,7 @@ export class OidcLogin {
       issuer: config.serverMetadata().issuer,
       subject,
       email: typeof profile.email === 'string' ? profile.email : '',
+      emailVerified: profile.email_verified === true,
       name: typeof profile.name === 'string' ? profile.name : '',
     })
   }

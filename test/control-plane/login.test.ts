@@ -10,14 +10,25 @@ import { Browser } from '../support/browser.ts'
 import { LOOPBACK_REDIRECT, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { assertError, decodeJwt, http, sleep, tableCounts } from '../support/http.ts'
 import { pkcePair } from '../support/pkce.ts'
+import { startTestIdp, type TestIdp } from '../support/test-idp.ts'
 
 const REGISTERED_REDIRECT = 'https://app.example.test/auth/callback'
 
 /** The first half of a login: the CP's answer and the IdP's redirect, not yet redeemed. */
-async function authorize(cp: TestControlPlane, login: string, redirectUri = LOOPBACK_REDIRECT) {
+async function authorize(
+  cp: TestControlPlane,
+  login: string,
+  redirectUri = LOOPBACK_REDIRECT,
+  issuer?: string,
+) {
   const { verifier, challenge } = pkcePair()
   const started = await http(cp.url, 'POST', '/v1/auth/login', {
-    json: { redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' },
+    json: {
+      redirect_uri: redirectUri,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      ...(issuer ? { issuer } : {}),
+    },
   })
   assert.equal(started.status, 200, started.text)
   const browser = new Browser()
@@ -285,10 +296,10 @@ describe('OIDC login through the development IdP', () => {
   })
 })
 
-describe('OIDC login state expiry', () => {
+describe('OIDC login state expiry, without auto-provisioning', () => {
   let cp: TestControlPlane
   before(async () => {
-    cp = await startControlPlane({ AGENTROUTER_LOGIN_STATE_TTL: '2s' })
+    cp = await startControlPlane({ AGENTROUTER_LOGIN_STATE_TTL: '2s', AGENTROUTER_AUTO_PROVISION: 'false' })
   })
   after(() => cp?.stop())
 
@@ -309,5 +320,62 @@ describe('OIDC login state expiry', () => {
       code_verifier: slow.verifier,
     })
     assertError(late, 'invalid_argument', 'state')
+  })
+
+  it('provisions no personal customer or project when AGENTROUTER_AUTO_PROVISION is off', async () => {
+    const user = await cp.login('nora@example.com')
+    const { identity } = await user.client.me.get()
+    assert.equal(identity.email, 'nora@example.com')
+    assert.deepEqual(identity.memberships, [])
+    assert.equal(identity.default_customer_id, '')
+    assert.equal(identity.default_project_id, '')
+  })
+})
+
+describe('a configured OIDC issuer (AGENTROUTER_OIDC_ISSUERS)', () => {
+  let idp: TestIdp
+  let cp: TestControlPlane
+  before(async () => {
+    // `unverified:<email>` logs in a subject whose email the provider has not verified.
+    idp = await startTestIdp((login) =>
+      login.startsWith('unverified:')
+        ? { email: login.slice('unverified:'.length), email_verified: false, name: 'mallory' }
+        : { email: login, email_verified: true, name: login.split('@')[0] },
+    )
+    cp = await startControlPlane({
+      AGENTROUTER_OIDC_ISSUERS: JSON.stringify([idp.entry('corp')]),
+      AGENTROUTER_ADMIN_EMAILS: 'boss@corp.example',
+    })
+  })
+  after(async () => {
+    await cp?.stop()
+    await idp?.close()
+  })
+
+  const login = async (who: string, issuer?: string) => {
+    const { verifier, redirect, started } = await authorize(cp, who, LOOPBACK_REDIRECT, issuer)
+    assert.equal(new URL(started.authorization_url).origin, idp.issuer)
+    const done = await callback(cp, { code: redirect.code, state: redirect.state, code_verifier: verifier })
+    assert.equal(done.status, 200, done.text)
+    return done.body.identity
+  }
+
+  it('logs in through the configured provider instead of running the development IdP', async () => {
+    assert.equal(cp.devIdp, '', 'no development IdP when an issuer is configured')
+    const identity = await login('pat@corp.example')
+    assert.equal(identity.issuer, idp.issuer)
+    assert.equal(identity.subject, 'pat@corp.example')
+    assert.equal(identity.is_admin, false)
+    const again = await login('pat@corp.example', 'corp')
+    assert.equal(again.id, identity.id, 'the alias names the same provider')
+  })
+
+  it('makes an admin of a verified AGENTROUTER_ADMIN_EMAILS address only', async () => {
+    const boss = await login('boss@corp.example')
+    assert.equal(boss.is_admin, true)
+    const impostor = await login('unverified:boss@corp.example')
+    assert.equal(impostor.email, 'boss@corp.example')
+    assert.notEqual(impostor.id, boss.id)
+    assert.equal(impostor.is_admin, false, 'an unverified email claim grants nothing')
   })
 })
