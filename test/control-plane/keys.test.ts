@@ -132,6 +132,28 @@ describe('API keys', () => {
     await rejectsWith(alice.client.me.revokeKey('key_01HZZZZZZZZZZZZZZZZZZZZZZZ'), 'not_found')
   })
 
+  it('records when a key was last used, and keeps revocations across a restart', async () => {
+    const used = await alice.client.me.issueKey('used')
+    const revoked = await alice.client.me.issueKey('revoked before restart')
+    const usedAt = Date.now()
+    assert.equal((await http(cp.url, 'GET', '/v1/me', { token: used.secret })).status, 200)
+    await alice.client.me.revokeKey(revoked.key.id)
+
+    await cp.stop()
+    cp = await startControlPlane({}, cp.dataDir)
+    const list = await http(cp.url, 'GET', '/v1/me/keys', { token: alice.sessionToken })
+    assert.equal(list.status, 200, 'the session outlives the restart')
+    const byId = new Map((list.body.keys as ApiKey[]).map((k) => [k.id, k]))
+    const lastUsed = byId.get(used.key.id)?.last_used_at
+    assert.ok(lastUsed, 'last_used_at is recorded')
+    assert.ok(Math.abs(Date.parse(lastUsed) - usedAt) < 5_000)
+    assert.equal(byId.get(revoked.key.id)?.last_used_at, undefined, 'never used')
+    assert.equal(byId.get(revoked.key.id)?.state, 'KEY_STATE_REVOKED')
+    assertError(await http(cp.url, 'GET', '/v1/me', { token: revoked.secret }), 'unauthenticated')
+    assert.equal((await http(cp.url, 'GET', '/v1/me', { token: used.secret })).status, 200)
+    alice = { ...alice, client: cp.client(alice.sessionToken) }
+  })
+
   describe('idempotent issue', () => {
     it('gives one key and the same secret for the same idempotency_key', async () => {
       const a = await alice.client.me.issueKey('ci', { idempotencyKey: 'deploy-42' })
