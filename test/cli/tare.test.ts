@@ -81,7 +81,7 @@ describe('tare against a running control plane', () => {
     })
 
     it('a redirect that does not carry the login’s state is ignored, and the login times out with exit 1', async () => {
-      const login = startTare(['api', 'login', '--no-browser', '--timeout', '2'], {
+      const login = startTare(['api', 'login', '--no-browser', '--timeout', '4'], {
         baseUrl: cp.url,
         configHome: tempDir(),
       })
@@ -91,7 +91,7 @@ describe('tare against a running control plane', () => {
       assert.equal(forged.status, 400)
       const result = await login.done
       assert.equal(result.code, 1)
-      assert.match(result.stderr, /deadline_exceeded: no login completed within 2 s/)
+      assert.match(result.stderr, /deadline_exceeded: no login completed within 4 s/)
     })
   })
 
@@ -467,8 +467,10 @@ describe('tare against a running control plane', () => {
   })
 
   describe('logout', () => {
+    let staleSession: Record<string, string> = {}
     it('tare api logout revokes the session and deletes the file; whoami then asks for a login', async () => {
       const session = JSON.parse(readFileSync(join(aliceHome, 'agentrouter', 'session.json'), 'utf8'))
+      staleSession = session
       const r = await tare(['api', 'logout'], alice)
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /Logged out\./)
@@ -480,6 +482,15 @@ describe('tare against a running control plane', () => {
       const again = await tare(['api', 'logout'], alice)
       assert.equal(again.code, 2)
       assert.match(again.stderr, /not logged in/)
+    })
+
+    it('logging out a session that has already ended only forgets it locally', async () => {
+      const file = join(aliceHome, 'agentrouter', 'session.json')
+      writeFileSync(file, JSON.stringify({ ...staleSession, base_url: cp.url }), { mode: 0o600 })
+      const r = await tare(['api', 'logout'], alice)
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stderr, /The stored session had already ended/)
+      assert.throws(() => statSync(file), { code: 'ENOENT' })
     })
   })
 
