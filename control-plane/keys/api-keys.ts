@@ -105,6 +105,13 @@ export class ApiKeys {
     return this.#revoke(row, 'revoked by its owner')
   }
 
+  /** Revokes any key, whoever owns it (the Admin persona); `not_found` when there is none. */
+  revokeAny(keyId: string, reason: string): { key: ApiKey; cursor: number } {
+    const row = this.store.key(keyId)
+    if (!row) throw new ApiError('not_found', `key ${keyId} not found`)
+    return this.#revoke(row, reason)
+  }
+
   #revoke(row: ApiKeyRow, reason: string): { key: ApiKey; cursor: number } {
     const { row: entry } = this.revocations.revoke(
       { jti: row.id, kind: 'api_key', expiresAt: row.expires_at, reason },

@@ -308,6 +308,13 @@ class AdminService {
     return this.t.request('POST', '/v1/admin/keys', { body: wire(req) })
   }
 
+  /** Revokes any API key: a leaked admin or dataplane key, or a user's. */
+  revokeKey(keyId: string, options?: WaitOptions): Promise<ResponseOf<'adminRevokeKey'>> {
+    return this.t.request('DELETE', `/v1/admin/keys/${encodeURIComponent(keyId)}`, {
+      query: waitQuery(options),
+    })
+  }
+
   listDataplanes(): Promise<ResponseOf<'listDataplanes'>> {
     return this.t.request('GET', '/v1/admin/dataplanes')
   }

@@ -311,6 +311,16 @@ export const routes = {
     response: admin.AdminIssueKeyResponse,
     cli: 'tare api admin keys create --name N --type T',
   },
+  adminRevokeKey: {
+    method: 'DELETE',
+    path: '/v1/admin/keys/{key_id}',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Revoke any API key (admin, dataplane or a user’s), permanently',
+    params: me.KeyIdParam,
+    query: WaitQuery,
+    response: me.RevokeKeyResponse,
+  },
   listDataplanes: {
     method: 'GET',
     path: '/v1/admin/dataplanes',

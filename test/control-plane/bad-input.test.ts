@@ -740,6 +740,41 @@ describe('bad input', () => {
     )
   })
 
+  it('admin: DELETE /v1/admin/keys/{key_id}, and the key is not revoked', async () => {
+    const t = 'admin' as const
+    await run([
+      { what: 'a malformed id', method: 'DELETE', path: '/v1/admin/keys/key_1', token: t, field: 'key_id' },
+      {
+        what: 'an identity id',
+        method: 'DELETE',
+        path: `/v1/admin/keys/${user.identityId}`,
+        token: t,
+        field: 'key_id',
+      },
+      {
+        what: 'wait=maybe',
+        method: 'DELETE',
+        path: `/v1/admin/keys/${keyId}`,
+        token: t,
+        query: { wait: 'maybe' },
+        field: 'wait',
+      },
+      {
+        what: 'an unknown query parameter',
+        method: 'DELETE',
+        path: `/v1/admin/keys/${keyId}`,
+        token: t,
+        query: { reason: 'x' },
+        field: 'reason',
+      },
+    ])
+    assert.equal(
+      (await http(cp.url, 'GET', '/v1/me', { token: keySecret })).status,
+      200,
+      'the key still works',
+    )
+  })
+
   it('reports every bad field of one request, and never a 500', async () => {
     const res = await http(cp.url, 'POST', '/v1/me/keys', {
       token: user.sessionToken,

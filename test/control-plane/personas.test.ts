@@ -71,6 +71,7 @@ describe('personas', () => {
       ['POST', '/v1/admin/keys', { name: 'sneaky', type: 'KEY_TYPE_ADMIN' }],
       ['GET', '/v1/admin/dataplanes'],
       ['POST', '/v1/admin/signing-keys/rotate', {}],
+      ['DELETE', `/v1/admin/keys/${aliceKeyId}`],
     ]
 
     it('refuses every non-public endpoint without a credential (unauthenticated)', async () => {
@@ -359,6 +360,30 @@ describe('personas', () => {
       })
     }
 
+    it('lets an admin revoke any key: a dataplane key it issued, and a user’s key', async () => {
+      const dp = await cp.admin.admin.issueKey({ name: 'leaked dp', type: 'KEY_TYPE_DATAPLANE' })
+      assert.equal((await call('GET', '/v1/tokens/revocations', dp.secret)).status, 200)
+      const res = await call('DELETE', `/v1/admin/keys/${dp.key.id}`, cp.adminKey)
+      assert.equal(res.status, 200, res.text)
+      assert.equal(res.body.key.state, 'KEY_STATE_REVOKED')
+      assertError(await call('GET', '/v1/tokens/revocations', dp.secret), 'unauthenticated')
+      const entry = (await cp.admin.tokens.getRevocationList()).revocations.find((r) => r.jti === dp.key.id)
+      assert.equal(entry?.kind, 'api_key')
+
+      const bobKey = await bob.client.me.issueKey('bob, revoked by an admin')
+      const viaRoot = await call('DELETE', `/v1/admin/keys/${bobKey.key.id}`, root.sessionToken)
+      assert.equal(viaRoot.status, 200, viaRoot.text)
+      assertError(await call('GET', '/v1/me', bobKey.secret), 'unauthenticated')
+      const listed = (await bob.client.me.listKeys()).keys.find((k) => k.id === bobKey.key.id)
+      assert.equal(listed?.state, 'KEY_STATE_REVOKED')
+
+      assertError(
+        await call('DELETE', '/v1/admin/keys/key_01HZZZZZZZZZZZZZZZZZZZZZZZ', cp.adminKey),
+        'not_found',
+      )
+      assertError(await call('DELETE', '/v1/admin/keys/bogus', cp.adminKey), 'invalid_argument', 'key_id')
+    })
+
     it('resolves the `-` segment to the admin session’s default customer and project', async () => {
       const path = `/v1/admin/customers/-/projects/-/members/${bob.identityId}`
       const res = await call('PUT', path, root.sessionToken, { role: 'member' })
@@ -395,6 +420,17 @@ describe('personas', () => {
         ),
         'not_found',
       )
+    })
+  })
+
+  describe('replacing the bootstrap admin key', () => {
+    it('issues a new admin key, revokes the bootstrap key with it, and the bootstrap key stops working', async () => {
+      const next = await cp.admin.admin.issueKey({ name: 'operator', type: 'KEY_TYPE_ADMIN' })
+      const bootstrapJti = decodeJwt(cp.adminKey).payload.jti as string
+      const res = await call('DELETE', `/v1/admin/keys/${bootstrapJti}`, next.secret)
+      assert.equal(res.status, 200, res.text)
+      assertError(await call('GET', '/v1/admin/dataplanes', cp.adminKey), 'unauthenticated')
+      assert.equal((await call('GET', '/v1/admin/dataplanes', next.secret)).status, 200)
     })
   })
 })

@@ -5,6 +5,7 @@
 import { ApiError } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import type { Services } from '../../services.ts'
+import { waitIfAsked } from '../enforcement.ts'
 import type { Router } from '../route.ts'
 
 export function adminRoutes(router: Router, s: Services): void {
@@ -58,6 +59,11 @@ export function adminRoutes(router: Router, s: Services): void {
       ? s.identities.get(body.identity_id)
       : s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
     return s.apiKeys.issue(identity, { name: body.name, type: body.type })
+  })
+
+  router.on('adminRevokeKey', async ({ params, query, principal }) => {
+    const { key, cursor } = s.apiKeys.revokeAny(params.key_id, `revoked by admin ${principal.identity.id}`)
+    return { key, ...(await waitIfAsked(s, query, cursor)) }
   })
 
   router.on('listDataplanes', () => {
