@@ -1,6 +1,7 @@
 /**
  * @module Summarises a `node --cpu-prof` profile: the functions with the most self time, and the
- * share of each file. Used to say what limits a benchmark figure.
+ * inclusive share of each file (what a module costs with everything it calls). Used to say what
+ * limits a benchmark figure.
  *
  * Run: `node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]`
  */
@@ -28,17 +29,28 @@ export function summarize(profile: Profile, top = 25): string {
   }
   const byFunction = new Map<string, number>()
   const byFile = new Map<string, number>()
+  const parent = new Map<number, ProfileNode>()
+  for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node)
   let total = 0
   let idle = 0
   for (const node of profile.nodes) {
     const us = selfUs.get(node.id) ?? 0
     total += us
     const { functionName, url, lineNumber } = node.callFrame
-    if (functionName === '(idle)') idle += us
-    const file = shorten(url) || '(native)'
-    const fn = `${functionName || '(anonymous)'} ${file}${url ? `:${lineNumber + 1}` : ''}`
+    if (functionName === '(idle)') {
+      idle += us
+      continue
+    }
+    const fn = `${functionName || '(anonymous)'} ${shorten(url) || '(native)'}${url ? `:${lineNumber + 1}` : ''}`
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us)
-    byFile.set(file, (byFile.get(file) ?? 0) + us)
+    // Inclusive by file: each sample counts once for every file on its stack.
+    const seen = new Set<string>()
+    for (let n: ProfileNode | undefined = node; n; n = parent.get(n.id)) {
+      const file = shorten(n.callFrame.url)
+      if (!file || seen.has(file)) continue
+      seen.add(file)
+      byFile.set(file, (byFile.get(file) ?? 0) + us)
+    }
   }
   const busy = total - idle
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`
@@ -53,7 +65,7 @@ export function summarize(profile: Profile, top = 25): string {
     'self time by function:',
     ...rank(byFunction).map(([k, us]) => `${pct(us)}  ${k}`),
     '',
-    'self time by file:',
+    'total time by file (self + callees; a sample counts for every file on its stack):',
     ...rank(byFile).map(([k, us]) => `${pct(us)}  ${k}`),
   ]
   return lines.join('\n')

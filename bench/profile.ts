@@ -3,6 +3,7 @@
  * time went (bench/profile-summary.ts). Scenarios:
  *
  * - `dataplane [json|sse]`: the dataplane under the proxy benchmark's load (50 connections);
+ * - `bare [json|sse]`: the bare undici proxy under the same load, to compare with;
  * - `cp-snapshot`: the control plane serving the paged revocation snapshot at 1M stored rows;
  * - `cp-writes`: the control plane issuing and revoking API keys, 16 in flight, at 1M rows.
  *
@@ -118,7 +119,11 @@ function dataDirWith1m(): string {
   return dir
 }
 
-async function profileDataplane(mode: 'json' | 'sse', seconds: number): Promise<string> {
+async function profileProxy(
+  which: 'dataplane' | 'bare',
+  mode: 'json' | 'sse',
+  seconds: number,
+): Promise<string> {
   const cores = corePlan()
   pin(process.pid, cores?.load)
   const upstream = await startScript(
@@ -127,23 +132,35 @@ async function profileDataplane(mode: 'json' | 'sse', seconds: number): Promise<
     'upstream listening',
     cores?.upstream,
   )
-  const { cp, url, dataplaneKey } = await startControlPlane(tempDir())
-  pin(cp.child.pid, cores?.helper)
-  const login = await loginThroughDevIdp(url, 'profile@example.com')
-  await login.client.aikeys.register(login.customerId, login.projectId, 'openai', 'profile', PROVIDER_KEY)
-  const apiKey = (await login.client.me.issueKey('profile')).secret
-  const dp = await startProfiled(
-    'dataplane/main.ts',
-    {
-      AGENTROUTER_DATA_DIR: tempDir(),
-      AGENTROUTER_DP_LISTEN: '127.0.0.1:0',
-      AGENTROUTER_CONTROL_PLANE_URL: url,
-      AGENTROUTER_DATAPLANE_KEY: dataplaneKey,
-      AGENTROUTER_UPSTREAM_OPENAI: upstream.url,
-      AGENTROUTER_LOG_LEVEL: 'info',
-    },
-    'dataplane listening',
-  )
+  let cp: Profiled | undefined
+  let dp: Profiled
+  let apiKey = 'client-credential'
+  if (which === 'dataplane') {
+    const started = await startControlPlane(tempDir())
+    cp = started.cp
+    pin(cp.child.pid, cores?.helper)
+    const login = await loginThroughDevIdp(started.url, 'profile@example.com')
+    await login.client.aikeys.register(login.customerId, login.projectId, 'openai', 'profile', PROVIDER_KEY)
+    apiKey = (await login.client.me.issueKey('profile')).secret
+    dp = await startProfiled(
+      'dataplane/main.ts',
+      {
+        AGENTROUTER_DATA_DIR: tempDir(),
+        AGENTROUTER_DP_LISTEN: '127.0.0.1:0',
+        AGENTROUTER_CONTROL_PLANE_URL: started.url,
+        AGENTROUTER_DATAPLANE_KEY: started.dataplaneKey,
+        AGENTROUTER_UPSTREAM_OPENAI: upstream.url,
+        AGENTROUTER_LOG_LEVEL: 'info',
+      },
+      'dataplane listening',
+    )
+  } else {
+    dp = await startProfiled(
+      'bench/bare-proxy.ts',
+      { BENCH_UPSTREAM: upstream.url, BENCH_UPSTREAM_KEY: PROVIDER_KEY },
+      'proxy listening',
+    )
+  }
   pin(dp.child.pid, cores?.subject)
   const body = JSON.stringify({
     model: 'gpt-4o-mini',
@@ -160,10 +177,10 @@ async function profileDataplane(mode: 'json' | 'sse', seconds: number): Promise<
   await runLoad({ ...load, durationSec: 1 })
   const result = await runLoad({ ...load, durationSec: seconds })
   process.stdout.write(
-    `dataplane ${mode}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`,
+    `${which} ${mode}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`,
   )
   const file = await dp.stop()
-  await cp.stop()
+  await cp?.stop()
   await upstream.stop()
   return file
 }
@@ -208,7 +225,7 @@ async function profileControlPlane(what: 'cp-snapshot' | 'cp-writes'): Promise<s
 
 const [scenario = 'dataplane', arg, seconds] = process.argv.slice(2)
 const file =
-  scenario === 'dataplane'
-    ? await profileDataplane(arg === 'sse' ? 'sse' : 'json', Number(seconds) || 10)
+  scenario === 'dataplane' || scenario === 'bare'
+    ? await profileProxy(scenario, arg === 'sse' ? 'sse' : 'json', Number(seconds) || 10)
     : await profileControlPlane(scenario as 'cp-snapshot' | 'cp-writes')
 process.stdout.write(`${file}\n\n${summarize(JSON.parse(readFileSync(file, 'utf8')), 30)}\n`)
