@@ -1,9 +1,16 @@
 /**
  * @module The dataplane's auth check: one synchronous call per request, answered from local
- * state only. A token seen before is a cache hit (LRU get, `exp` check, revocation `Set.has`:
- * no allocation); a new one is verified once by `TokenVerifier` (signature, `alg` pinning, `iss`,
- * `aud`, `exp`, `nbf`) and cached until its `exp`, and dropped from the cache the moment its JTI
- * is revoked. Refusals are preallocated constants carrying the contract's code.
+ * state only. A new token is verified once by `TokenVerifier` (signature, `alg` pinning, `iss`,
+ * `aud`, `exp`, `nbf`), checked against the revocation set, and cached until its `exp`. A token
+ * seen before is a cache hit: an LRU get and an `exp` comparison, no allocation.
+ *
+ * A hit does not consult the revocation set: every revocation evicts the cached tokens carrying
+ * its JTI synchronously, as it is applied, so a cached entry is never revoked. That keeps a hit
+ * at the same cost with 0 or 1M revoked JTIs (a `Set.has` on a 1M-entry set is a few cache
+ * misses, ~0.3 µs, more than the rest of the hit). The index is JTI → every cached token string,
+ * since two strings can carry one JWT (base64url's unused trailing bits).
+ *
+ * Refusals are preallocated constants carrying the contract's code.
  *
  * This is the function the benchmark measures, so it is built without I/O:
  *
@@ -94,8 +101,8 @@ export class AuthCheck {
   readonly #verifier: TokenVerifier
   readonly #revocations: RevocationSet
   readonly #cache: LRUCache<string, VerifiedToken>
-  /** JTI → cached token, so a revocation evicts the entry at once. */
-  readonly #tokenByJti = new Map<string, string>()
+  /** JTI → the cached token strings carrying it, so a revocation evicts them at once. */
+  readonly #tokensByJti = new Map<string, Set<string>>()
   readonly #onUnknownKey: ((kid: string) => void) | undefined
   #freshUntilMs = Number.POSITIVE_INFINITY
 
@@ -106,7 +113,9 @@ export class AuthCheck {
     this.#cache = new LRUCache<string, VerifiedToken>({
       max: options.cacheSize ?? 10_000,
       dispose: (entry, token) => {
-        if (this.#tokenByJti.get(entry.claims.jti) === token) this.#tokenByJti.delete(entry.claims.jti)
+        const tokens = this.#tokensByJti.get(entry.claims.jti)
+        tokens?.delete(token)
+        if (tokens?.size === 0) this.#tokensByJti.delete(entry.claims.jti)
       },
     })
     revocations.onAdded((jti) => this.evictJti(jti))
@@ -121,7 +130,7 @@ export class AuthCheck {
     if (nowMs > this.#freshUntilMs) return this.#verifier.hasKeys ? REFUSALS.stale : REFUSALS.no_keys
     const hit = this.#cache.get(token, GET_OPTIONS)
     if (hit !== undefined) {
-      if (hit.expiresAtMs > nowMs && !this.#revocations.has(hit.claims.jti)) return hit
+      if (hit.expiresAtMs > nowMs) return hit
       this.#cache.delete(token) // and let the full check below name the reason
     }
     if (!this.#verifier.hasKeys) return REFUSALS.no_keys
@@ -137,7 +146,9 @@ export class AuthCheck {
     // A token inside its `exp` leeway still verifies, but is never cached past `exp`.
     if (verified.expiresAtMs > nowMs) {
       this.#cache.set(token, verified)
-      this.#tokenByJti.set(claims.jti, token)
+      const tokens = this.#tokensByJti.get(claims.jti)
+      if (tokens) tokens.add(token)
+      else this.#tokensByJti.set(claims.jti, new Set([token]))
     }
     return verified
   }
@@ -154,10 +165,10 @@ export class AuthCheck {
     return this.#freshUntilMs
   }
 
-  /** Drops the cached token carrying this JTI, if any. */
+  /** Drops every cached token carrying this JTI. */
   evictJti(jti: string): void {
-    const token = this.#tokenByJti.get(jti)
-    if (token !== undefined) this.#cache.delete(token)
+    const tokens = this.#tokensByJti.get(jti)
+    if (tokens) for (const token of [...tokens]) this.#cache.delete(token)
   }
 
   get cachedTokens(): number {
