@@ -341,6 +341,27 @@ describe('revocation stream', () => {
     assert.equal((message as { head: string }).head, await head())
   })
 
+  it('drops a subscriber that stops answering heartbeats', async () => {
+    const before = metricValue(await metrics(cp.url), 'agentrouter_cp_stream_disconnects_total', {
+      reason: 'unresponsive',
+    })
+    const sub = await connect({ since: await head(), name: 'frozen' })
+    const socket = (sub.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    socket.pause() // reads nothing, so answers no ping
+    let dropped = false
+    for (let i = 0; i < 100 && !dropped; i++) {
+      await sleep(20)
+      dropped = !(await cp.admin.admin.listDataplanes()).dataplanes.some((d) => d.name === 'frozen')
+    }
+    socket.resume()
+    assert.ok(dropped, 'the control plane let go of the unresponsive subscriber')
+    await sub.closed
+    const after = metricValue(await metrics(cp.url), 'agentrouter_cp_stream_disconnects_total', {
+      reason: 'unresponsive',
+    })
+    assert.equal(after, before + 1)
+  })
+
   it('closes a stream whose own key is revoked', async () => {
     const dp = await root.client.me.issueKey('doomed dataplane', { type: 'KEY_TYPE_DATAPLANE' })
     const sub = await connect({ key: dp.secret, since: await head() })
