@@ -19,10 +19,9 @@ import type {
   ProjectResponse,
   RegisterAiKeyResponse,
 } from '../../shared/client/index.ts'
-import { Browser } from '../support/browser.ts'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { tempDir } from '../support/process.ts'
-import { startTare, type TareEnv, tare, tareJson } from '../support/tare.ts'
+import { startTare, type TareEnv, tare, tareJson, tareLogin } from '../support/tare.ts'
 
 describe('tare against a running control plane', () => {
   let cp: TestControlPlane
@@ -41,20 +40,14 @@ describe('tare against a running control plane', () => {
 
   describe('login, session, logout', () => {
     it('tare api login completes the loopback PKCE flow in a browser and stores the session with mode 0600', async () => {
-      const login = startTare(['api', 'login', '--no-browser', '--timeout', '60'], alice)
-      const [authorizationUrl] = await login.waitFor(/http:\/\/\S+\/auth\?\S+/)
-      const redirectUri = new URL(authorizationUrl).searchParams.get('redirect_uri')!
+      const { result, authorizationUrl, redirectUri, landing } = await tareLogin(alice, 'alice@example.com', [
+        '--timeout',
+        '60',
+      ])
       assert.match(redirectUri, /^http:\/\/127\.0\.0\.1:\d+\/callback$/)
       assert.equal(new URL(authorizationUrl).searchParams.get('code_challenge_method'), 'S256')
-
-      const browser = new Browser()
-      const { code, state } = await browser.authorize(authorizationUrl, redirectUri, 'alice@example.com')
-      // The last hop: the browser lands on the CLI's loopback listener.
-      const landing = await browser.request(`${redirectUri}?${new URLSearchParams({ code, state })}`)
       assert.equal(landing.status, 200)
       assert.match(await landing.text(), /Logged in to AgentRouter as alice@example\.com/)
-
-      const result = await login.done
       assert.equal(result.code, 0, result.stderr)
       assert.match(result.stdout, /Logged in as alice@example\.com/)
 

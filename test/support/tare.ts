@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { Browser } from './browser.ts'
 import { REPO_ROOT, tempDir } from './process.ts'
 
 export const TARE_BIN = join(REPO_ROOT, 'cli/tare.mjs')
@@ -113,4 +114,24 @@ export async function tareJson<T = Record<string, unknown>>(
   const r = await tare([...args, '--json'], env, stdin)
   if (r.code !== 0) throw new Error(`tare ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`)
   return JSON.parse(r.stdout) as T
+}
+
+/**
+ * `tare api login --no-browser` played through the development IdP the way a person would:
+ * reads the authorization URL the CLI prints, signs in as `login`, and lets the browser land on
+ * the CLI's loopback listener. Resolves with the CLI's result and the page the browser got.
+ */
+export async function tareLogin(
+  env: TareEnv,
+  login: string,
+  extraArgs: string[] = [],
+): Promise<{ result: TareResult; authorizationUrl: string; redirectUri: string; landing: Response }> {
+  const running = startTare(['api', 'login', '--no-browser', ...extraArgs], env)
+  const [authorizationUrl] = await running.waitFor(/http:\/\/\S+\/auth\?\S+/)
+  const redirectUri = new URL(authorizationUrl).searchParams.get('redirect_uri') ?? ''
+  const browser = new Browser()
+  const { code, state } = await browser.authorize(authorizationUrl, redirectUri, login)
+  // The last hop, which Browser.authorize leaves to the caller: the loopback redirect.
+  const landing = await browser.request(`${redirectUri}?${new URLSearchParams({ code, state })}`)
+  return { result: await running.done, authorizationUrl, redirectUri, landing }
 }
