@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/logger.ts'
 import type { SecretStore } from '../store/secrets.ts'
 import { rewrapDataKey, Unreadable } from './envelope.ts'
 import type { KeyEncryptionKeys } from './keks.ts'
-import { bindingOf } from './secrets.ts'
+import { bindingOf } from './version-reader.ts'
 
 export interface KekRotationResult {
   kekId: string

@@ -5,17 +5,17 @@
  * `plaintextFor` (BYOK resolution, audited). A value change (upsert, rotate, delete, shred) is
  * announced as `changed` so dataplanes drop what they cached from it.
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { SECRET_STATUSES, Secret } from '../../shared/contract/secrets.ts'
-import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { ApiError } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
-import { formatMicros, nowMicros } from '../../shared/time.ts'
+import { nowMicros } from '../../shared/time.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
-import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
-import { openVersion, sealVersion, Unreadable, type VersionBinding } from './envelope.ts'
+import type { SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
+import { sealVersion, Unreadable } from './envelope.ts'
 import type { KeyEncryptionKeys } from './keks.ts'
+import { listPage } from './listing.ts'
 import {
   type Access,
   isSystemRealm,
@@ -24,7 +24,10 @@ import {
   realmOrDefault,
   type SecretCaller,
 } from './owner.ts'
-import { effectiveStatus, secretView } from './view.ts'
+import { bindingOf, type PlaintextReader, type ValueGuard, VersionReader } from './version-reader.ts'
+import { secretView } from './view.ts'
+
+export type { PlaintextReader, ValueGuard } from './version-reader.ts'
 
 /** How a request names a secret: `name` is the name or the `sec_` id. */
 export interface SecretRef {
@@ -57,24 +60,12 @@ export interface ChangedSecret {
   user_id: string
 }
 
-/** Who reads a plaintext, for the audit. */
-export interface PlaintextReader {
-  identityId: string
-  credentialId: string
-}
-
-/** Runs before a value is served; throws to refuse it (revoked AI keys). */
-export type ValueGuard = (secret: SecretRow) => void
-
-const DEFAULT_PAGE_SIZE = 50
-
 export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
   readonly #store: SecretStore
   readonly #keks: KeyEncryptionKeys
   readonly #pageTokens: PageTokens
   readonly #graceMicros: number
-  readonly #log: Logger
-  readonly #guards: ValueGuard[] = []
+  readonly #reader: VersionReader
 
   constructor(
     store: SecretStore,
@@ -88,11 +79,11 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     this.#keks = keks
     this.#pageTokens = pageTokens
     this.#graceMicros = options.rotationGraceMs * 1000
-    this.#log = log
+    this.#reader = new VersionReader(store, keks, log)
   }
 
   addValueGuard(guard: ValueGuard): void {
-    this.#guards.push(guard)
+    this.#reader.addGuard(guard)
   }
 
   create(caller: SecretCaller, input: CreateSecretInput): Secret {
@@ -160,34 +151,15 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
   }
 
   list(caller: SecretCaller, input: ListSecretsInput): { secrets: Secret[]; next_page_token: string } {
-    const realm = input.realm ?? null
     const owner = ownerFor(caller, realmOrDefault(input.realm), input.user_id, 'read')
-    const tags = JSON.stringify(parseTagFilter(input.tags))
-    const status = input.status ?? null
-    const listing = createHash('sha256')
-      .update(JSON.stringify([owner, realm, status, tags]))
-      .digest('base64url')
-      .slice(0, 16)
-    let after = ''
-    if (input.page_token) {
-      const position = this.#pageTokens.decode<{ after: string; listing: string }>(
-        'secrets',
-        input.page_token,
-      )
-      if (position.listing !== listing) {
-        throw invalidArgument('page_token', 'belongs to a listing with other filters')
-      }
-      after = position.after
-    }
-    const pageSize = input.page_size ?? DEFAULT_PAGE_SIZE
+    const { rows, nextPageToken } = listPage(
+      this.#store,
+      this.#pageTokens,
+      { owner, realm: input.realm, status: input.status, tags: input.tags },
+      { size: input.page_size, token: input.page_token },
+    )
     const now = nowMicros()
-    const rows = this.#store.list({ user_id: owner, realm, status, tags, after, now, limit: pageSize + 1 })
-    const page = rows.slice(0, pageSize)
-    return {
-      secrets: page.map((r) => this.#view(r, now)),
-      next_page_token:
-        rows.length > pageSize ? this.#pageTokens.encode('secrets', { after: page.at(-1)!.id, listing }) : '',
-    }
+    return { secrets: rows.map((r) => this.#view(r, now)), next_page_token: nextPageToken }
   }
 
   delete(caller: SecretCaller, ref: SecretRef): void {
@@ -205,7 +177,7 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     const row = this.#store.transaction(() => {
       const now = nowMicros()
       const row = this.#locate(caller, ref, 'write')
-      this.#sweep(row.id, now)
+      this.#reader.sweep(row.id, now)
       const next: SecretRow = { ...row, version: row.version + 1, updated_at: now }
       this.#store.markRotatedPending(row.id, row.version, now + this.#graceMicros)
       this.#insertVersion(next, next.version, plaintext, now)
@@ -222,7 +194,7 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     const row = this.#locate(caller, ref, 'read')
     const v = this.#version(row, version)
     try {
-      this.#open(row, v).fill(0)
+      this.#reader.open(row, v).fill(0)
       return { valid: true, error: '' }
     } catch (err) {
       if (err instanceof Unreadable) return { valid: false, error: err.message }
@@ -234,7 +206,7 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
   value(caller: SecretCaller, ref: SecretRef, version?: number): { value: string; secret: Secret } {
     const row = this.#locate(caller, ref, 'read')
     const v = this.#version(row, version)
-    const value = this.#serve(row, v, caller, 'value')
+    const value = this.#reader.serve(row, v, caller, 'value')
     return { value, secret: this.#view(row) }
   }
 
@@ -242,7 +214,7 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
   plaintextFor(secretId: string, reader: PlaintextReader): string {
     const row = this.#store.byId(secretId)
     if (!row) throw new ApiError('failed_precondition', `the stored key ${secretId} is missing`)
-    return this.#serve(row, this.#version(row), reader, 'byok_resolve')
+    return this.#reader.serve(row, this.#version(row), reader, 'byok_resolve')
   }
 
   /** Expires every version of a secret at once, deleting its key material. */
@@ -266,78 +238,11 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     return due.length
   }
 
-  #serve(
-    row: SecretRow,
-    v: SecretVersionRow,
-    reader: PlaintextReader,
-    purpose: SecretReadRow['purpose'],
-  ): string {
-    const audit = (outcome: SecretReadRow['outcome'], reason: string): void => {
-      this.#store.insertRead({
-        at: nowMicros(),
-        identity_id: reader.identityId,
-        credential_id: reader.credentialId,
-        secret_id: row.id,
-        realm: row.realm,
-        name: row.name,
-        user_id: row.user_id,
-        version: v.version,
-        purpose,
-        outcome,
-        reason,
-      })
-      this.#log.info('secret plaintext read', {
-        id: row.id,
-        realm: row.realm,
-        version: v.version,
-        identity_id: reader.identityId,
-        purpose,
-        outcome,
-      })
-    }
-    try {
-      for (const guard of this.#guards) guard(row)
-      const plaintext = this.#open(row, v)
-      const text = plaintext.toString('utf8')
-      plaintext.fill(0)
-      audit('served', '')
-      return text
-    } catch (err) {
-      if (err instanceof ApiError) {
-        audit('refused', err.message)
-        throw err
-      }
-      if (err instanceof Unreadable) {
-        audit('refused', err.message)
-        throw new ApiError(
-          'failed_precondition',
-          `secret "${row.name}" (realm ${row.realm}) version ${v.version} cannot be decrypted: ${err.message}`,
-        )
-      }
-      throw err
-    }
-  }
-
-  /** Opens a version, refusing one whose grace period has passed. */
-  #open(row: SecretRow, v: SecretVersionRow): Buffer {
-    const now = nowMicros()
-    if (effectiveStatus(v, now) === 'expired') {
-      if (v.wrapped_data_key) this.#sweep(row.id, now)
-      const ended = v.expires_at === null ? '' : ` at ${formatMicros(v.expires_at)}`
-      throw new Unreadable(`version ${v.version} expired${ended}; it can no longer be decrypted`)
-    }
-    return openVersion(this.#keks, bindingOf(row, v.version), {
-      kekId: v.kek_id ?? undefined,
-      wrappedDataKey: v.wrapped_data_key ?? undefined,
-      ciphertext: v.ciphertext ?? undefined,
-    })
-  }
-
   #currentValueEquals(row: SecretRow, plaintext: Buffer): boolean {
     const v = this.#store.version(row.id, row.version)
     if (!v) return false
     try {
-      const current = this.#open(row, v)
+      const current = this.#reader.open(row, v)
       const same = current.equals(plaintext)
       current.fill(0)
       return same
@@ -391,12 +296,6 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     return row
   }
 
-  #sweep(secretId: string, now: number): void {
-    for (const version of this.#store.dueVersionsOf(secretId, now)) {
-      this.#store.expireVersion(secretId, version, now)
-    }
-  }
-
   #view(row: SecretRow, now = nowMicros()): Secret {
     return secretView(row, this.#store.versionsOf(row.id), now)
   }
@@ -404,21 +303,4 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
   #announce(row: SecretRow): void {
     this.emit('changed', { realm: row.realm, name: row.name, user_id: row.user_id })
   }
-}
-
-export function bindingOf(row: Pick<SecretRow, 'id' | 'realm' | 'user_id'>, version: number): VersionBinding {
-  return { secretId: row.id, version, realm: row.realm, userId: row.user_id }
-}
-
-/** `key=value` pairs, comma-separated; every one must match. */
-export function parseTagFilter(text: string | undefined): Record<string, string> {
-  const filter: Record<string, string> = {}
-  if (!text) return filter
-  for (const pair of text.split(',')) {
-    const at = pair.indexOf('=')
-    const key = at < 0 ? '' : pair.slice(0, at).trim()
-    if (!key) throw invalidArgument('tags', `expected key=value pairs separated by commas, got "${pair}"`)
-    filter[key] = pair.slice(at + 1).trim()
-  }
-  return filter
 }

@@ -1,0 +1,121 @@
+/**
+ * @module Reading one secret version: refuses a version past its grace period (deleting its key
+ * material on the way), opens the envelope, and, for plaintext that leaves the control plane,
+ * runs the value guards and writes the audit record (who, when, which secret and version, and
+ * whether it was served; never the value).
+ */
+import { ApiError } from '../../shared/errors.ts'
+import type { Logger } from '../../shared/logger.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
+import { openVersion, Unreadable, type VersionBinding } from './envelope.ts'
+import type { KeyEncryptionKeys } from './keks.ts'
+import { effectiveStatus } from './view.ts'
+
+/** Who reads a plaintext, for the audit. */
+export interface PlaintextReader {
+  identityId: string
+  credentialId: string
+}
+
+/** Runs before a value is served; throws to refuse it (revoked AI keys). */
+export type ValueGuard = (secret: SecretRow) => void
+
+export function bindingOf(row: Pick<SecretRow, 'id' | 'realm' | 'user_id'>, version: number): VersionBinding {
+  return { secretId: row.id, version, realm: row.realm, userId: row.user_id }
+}
+
+export class VersionReader {
+  readonly #store: SecretStore
+  readonly #keks: KeyEncryptionKeys
+  readonly #log: Logger
+  readonly #guards: ValueGuard[] = []
+
+  constructor(store: SecretStore, keks: KeyEncryptionKeys, log: Logger) {
+    this.#store = store
+    this.#keks = keks
+    this.#log = log
+  }
+
+  addGuard(guard: ValueGuard): void {
+    this.#guards.push(guard)
+  }
+
+  /** The plaintext of a version; `Unreadable` with the reason when it cannot be had. */
+  open(row: SecretRow, v: SecretVersionRow): Buffer {
+    const now = nowMicros()
+    if (effectiveStatus(v, now) === 'expired') {
+      if (v.wrapped_data_key) this.sweep(row.id, now)
+      const ended = v.expires_at === null ? '' : ` at ${formatMicros(v.expires_at)}`
+      throw new Unreadable(`version ${v.version} expired${ended}; it can no longer be decrypted`)
+    }
+    return openVersion(this.#keks, bindingOf(row, v.version), {
+      kekId: v.kek_id ?? undefined,
+      wrappedDataKey: v.wrapped_data_key ?? undefined,
+      ciphertext: v.ciphertext ?? undefined,
+    })
+  }
+
+  /**
+   * The plaintext as text, for a reader outside the control plane: guarded and audited. A version
+   * that does not decrypt is `failed_precondition` with the reason.
+   */
+  serve(
+    row: SecretRow,
+    v: SecretVersionRow,
+    reader: PlaintextReader,
+    purpose: SecretReadRow['purpose'],
+  ): string {
+    const audit = (outcome: SecretReadRow['outcome'], reason: string): void => {
+      this.#store.insertRead({
+        at: nowMicros(),
+        identity_id: reader.identityId,
+        credential_id: reader.credentialId,
+        secret_id: row.id,
+        realm: row.realm,
+        name: row.name,
+        user_id: row.user_id,
+        version: v.version,
+        purpose,
+        outcome,
+        reason,
+      })
+      this.#log.info('secret plaintext read', {
+        id: row.id,
+        realm: row.realm,
+        version: v.version,
+        identity_id: reader.identityId,
+        purpose,
+        outcome,
+      })
+    }
+    try {
+      for (const guard of this.#guards) guard(row)
+      const plaintext = this.open(row, v)
+      const text = plaintext.toString('utf8')
+      plaintext.fill(0)
+      audit('served', '')
+      return text
+    } catch (err) {
+      if (err instanceof ApiError) {
+        audit('refused', err.message)
+        throw err
+      }
+      if (err instanceof Unreadable) {
+        audit('refused', err.message)
+        throw new ApiError(
+          'failed_precondition',
+          `secret "${row.name}" (realm ${row.realm}) version ${v.version} cannot be decrypted: ${err.message}`,
+        )
+      }
+      throw err
+    }
+  }
+
+  /** Deletes the key material of the secret's versions whose grace period is over. */
+  sweep(secretId: string, now: number): void {
+    for (const version of this.#store.dueVersionsOf(secretId, now)) {
+      this.#store.expireVersion(secretId, version, now)
+    }
+  }
+}
