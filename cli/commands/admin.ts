@@ -5,8 +5,8 @@
  */
 import type { Role } from '../../shared/client/index.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { int, oneOf, requiredPositional, requiredStr, str } from '../options.ts'
-import { printIdentity, printIssuedKey } from '../render.ts'
+import { flag, int, oneOf, requiredPositional, requiredStr, str } from '../options.ts'
+import { printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
 
 const ROLES: readonly Role[] = ['owner', 'member']
 
@@ -158,7 +158,7 @@ const identities = group({
 
 const adminKeys = group({
   name: 'keys',
-  summary: 'Admin and dataplane keys',
+  summary: 'Issue admin and dataplane keys; revoke any key',
   children: [
     command({
       name: 'create',
@@ -190,6 +190,28 @@ const adminKeys = group({
           .client()
           .admin.issueKey({ name, type, ...(identityId ? { identityId } : {}) })
         ctx.out.result(response, () => printIssuedKey(ctx.out, response.key, response.secret))
+      },
+    }),
+    command({
+      name: 'revoke',
+      summary: "Revoke any API key (an admin or dataplane key, or a user's), permanently",
+      args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
+      options: {
+        wait: {
+          type: 'boolean',
+          description: 'Answer once every connected dataplane enforces the revocation',
+        },
+      },
+      examples: ['tare api admin keys revoke key_01JD… --wait'],
+      async run(ctx) {
+        const keyId = requiredPositional(ctx, 0, 'KEY_ID')
+        const response = await ctx
+          .client()
+          .admin.revokeKey(keyId, flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+        ctx.out.result(response, () => {
+          printApiKey(ctx.out, response.key)
+          printEnforcement(ctx.out, response.enforcement)
+        })
       },
     }),
   ],

@@ -354,7 +354,7 @@ describe('tare against a running control plane', () => {
       )
     })
 
-    it('admin keys create --type KEY_TYPE_DATAPLANE issues a dataplane key', async () => {
+    it('admin keys create --type KEY_TYPE_DATAPLANE issues a dataplane key; admin keys revoke ends it', async () => {
       const issued = await tareJson<AdminIssueKeyResponse>(
         ['api', 'admin', 'keys', 'create', '--name', 'dp-eu-1', '--type', 'KEY_TYPE_DATAPLANE'],
         admin,
@@ -365,6 +365,17 @@ describe('tare against a running control plane', () => {
         apiKey: issued.secret,
       })
       assert.equal(revocations.code, 0, 'a dataplane key reads the revocation list')
+      const revoked = await tareJson<{ key: { state: string } }>(
+        ['api', 'admin', 'keys', 'revoke', issued.key.id],
+        admin,
+      )
+      assert.equal(revoked.key.state, 'KEY_STATE_REVOKED')
+      const refused = await tare(['api', 'tokens', 'revocation-list', 'get'], {
+        baseUrl: cp.url,
+        apiKey: issued.secret,
+      })
+      assert.equal(refused.code, 1)
+      assert.match(refused.stderr, /^error: unauthenticated: /m)
     })
 
     it('dataplanes list, signing-keys rotate and keks rotate', async () => {

@@ -73,6 +73,7 @@ describe('tare --help', () => {
       'tare api admin members remove',
       'tare api admin identities list',
       'tare api admin keys create',
+      'tare api admin keys revoke',
       'tare api admin dataplanes list',
       'tare api admin signing-keys rotate',
       'tare api admin keks rotate',
