@@ -10,12 +10,15 @@
  * - control-plane write throughput with that table: API keys issued (`POST /v1/me/keys`) and
  *   revoked (`DELETE /v1/me/keys/{id}`) per second, 16 requests in flight.
  */
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Pool } from 'undici'
 import { openDatabase } from '../control-plane/store/db.ts'
 import { Client } from '../shared/client/index.ts'
 import { formatMicros, nowMicros } from '../shared/time.ts'
-import { tempDir } from '../test/support/process.ts'
+import { REPO_ROOT, tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
 import { rssMb } from './lib/proc.ts'
@@ -87,8 +90,18 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
       target: { on: 'value', op: '<=', bound: 200 },
       note: `${ready.revoked_jtis.toLocaleString('en-US')} JTIs loaded; floor: the same dataplane with none`,
     })
+    const heap = await dp.metric('agentrouter_dp_nodejs_heap_size_used_bytes')
+    if (heap !== undefined) {
+      report.add('dp_heap_used_mb_1m_revocations', heap / 1048576, 'MB', {
+        note: "the dataplane's own heap gauge, garbage not yet collected included",
+      })
+    }
     await dp.stop()
     stops.pop()
+    const set = revocationSetMemory(rows)
+    report.add('dp_revocation_set_heap_mb_1m', set.heap_mb, 'MB', {
+      note: `RevocationSet alone after GC: ${Math.round(set.bytes_per_jti)} bytes per JTI`,
+    })
 
     // Pinned to the load core for the reads: the control plane is the subject here.
     const admin = new Client({ baseUrl: cp.url, apiKey: cp.adminKey, timeoutMs: 120_000 })
@@ -126,18 +139,29 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
       note: `${DATAPLANE_PAGE.toLocaleString('en-US')} per page, as a dataplane reads it`,
     })
 
-    // Write throughput: a logged-in user issuing, then revoking, keys.
+    // Write throughput: a logged-in user issuing, then revoking, keys. The requests are the
+    // SDK's, sent on a keep-alive pool so that the client's own cost stays out of the figure.
     const user = await cp.login('bench-scale@example.com')
     const count = budget.quick ? 50 : 600
     const ids: string[] = []
+    const pool = new Pool(cp.url, { connections: IN_FLIGHT })
+    const headers = { authorization: `Bearer ${user.sessionToken}`, 'content-type': 'application/json' }
+    const call = async (method: 'POST' | 'DELETE', path: string, body?: string): Promise<unknown> => {
+      const res = await pool.request({ method, path, headers, body })
+      const json = await res.body.json()
+      if (res.statusCode !== 200)
+        throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${JSON.stringify(json)}`)
+      return json
+    }
     const issueRate = await throughput(count, async () => {
-      const issued = await user.client.me.issueKey('bench-write')
+      const issued = (await call('POST', '/v1/me/keys', '{"name":"bench-write"}')) as { key: { id: string } }
       ids.push(issued.key.id)
     })
     report.add('cp_key_issue_per_s', issueRate, 'ops/s', { note: `${IN_FLIGHT} in flight` })
     const revokeRate = await throughput(count, async (i) => {
-      await user.client.me.revokeKey(ids[i]!)
+      await call('DELETE', `/v1/me/keys/${ids[i]}`)
     })
+    await pool.close()
     report.add('cp_key_revoke_per_s', revokeRate, 'ops/s', { note: `${IN_FLIGHT} in flight, 1M rows stored` })
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
@@ -164,6 +188,16 @@ function insertRevocations(dataDir: string, rows: number): number {
   } finally {
     db.close()
   }
+}
+
+/** bench/revocation-set-memory.ts in a fresh process. */
+function revocationSetMemory(rows: number): { heap_mb: number; bytes_per_jti: number } {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', join(REPO_ROOT, 'bench/revocation-set-memory.ts'), String(rows)],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  )
+  return JSON.parse(out) as { heap_mb: number; bytes_per_jti: number }
 }
 
 async function timed(runs: number, fn: () => Promise<void>): Promise<number> {
