@@ -133,6 +133,14 @@ describe('OIDC login through the development IdP', () => {
     assertError(fresh, 'invalid_argument', 'state', 'a new code with a spent state')
   })
 
+  it('lets exactly one of several concurrent callbacks with the same state through', async () => {
+    const { verifier, redirect } = await authorize(cp, 'olga@example.com')
+    const body = { code: redirect.code, state: redirect.state, code_verifier: verifier }
+    const results = await Promise.all(Array.from({ length: 6 }, () => callback(cp, body)))
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 400, 400, 400, 400, 400])
+    for (const r of results.filter((r) => r.status !== 200)) assertError(r, 'invalid_argument', 'state')
+  })
+
   it('refuses a state it never issued', async () => {
     const { verifier, redirect } = await authorize(cp, 'gina@example.com')
     const res = await callback(cp, { code: redirect.code, state: 'x'.repeat(32), code_verifier: verifier })
