@@ -174,7 +174,7 @@ describe('forged, tampered, revoked and malformed tokens', () => {
 describe('expired tokens', () => {
   let cp: TestControlPlane
   before(async () => {
-    cp = await startControlPlane({ AGENTROUTER_SESSION_TTL: '2s', AGENTROUTER_API_KEY_TTL: '2s' })
+    cp = await startControlPlane({ AGENTROUTER_SESSION_TTL: '3s', AGENTROUTER_API_KEY_TTL: '3s' })
   })
   after(() => cp?.stop())
 
@@ -186,7 +186,7 @@ describe('expired tokens', () => {
       decodeJwt(user.sessionToken).payload.exp as number,
       decodeJwt(key.secret).payload.exp as number,
     )
-    assert.ok(exp * 1000 - Date.now() <= 2_000, 'the TTLs were applied')
+    assert.ok(exp * 1000 - Date.now() <= 3_000, 'the TTLs were applied')
     await sleep(Math.max(0, exp * 1000 - Date.now()) + 50)
 
     await assertRefused(cp, user.sessionToken, 'expired', 'expired session')

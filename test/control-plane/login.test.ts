@@ -307,7 +307,7 @@ describe('OIDC login through the development IdP', () => {
 describe('OIDC login state expiry, without auto-provisioning', () => {
   let cp: TestControlPlane
   before(async () => {
-    cp = await startControlPlane({ AGENTROUTER_LOGIN_STATE_TTL: '2s', AGENTROUTER_AUTO_PROVISION: 'false' })
+    cp = await startControlPlane({ AGENTROUTER_LOGIN_STATE_TTL: '3s', AGENTROUTER_AUTO_PROVISION: 'false' })
   })
   after(() => cp?.stop())
 
@@ -321,7 +321,7 @@ describe('OIDC login state expiry, without auto-provisioning', () => {
     })
     assert.equal(ok.status, 200, ok.text)
 
-    await sleep(2_200)
+    await sleep(3_200)
     const late = await callback(cp, {
       code: slow.redirect.code,
       state: slow.redirect.state,
