@@ -18,6 +18,7 @@ import { Pool } from 'undici'
 import { tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
+import { mainThreadCpuMs } from './lib/proc.ts'
 import type { Report } from './lib/report.ts'
 import { type Server, startScript } from './lib/servers.ts'
 import { createTenant, startBenchControlPlane, startBenchDataplane, type Tenant } from './lib/stack.ts'
@@ -82,12 +83,31 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
     for (const n of FAN_OUT) {
       await connectSubscribers(subscribers, n, cp.url, cp.dataplaneKey, stateDir)
       await sleep(200)
-      const runs: { p50: number; p99: number; max: number }[] = []
-      for (let r = 0; r < reps; r++) runs.push(await fanOut(tenant, subscribers))
+      const runs: FanOut[] = []
+      for (let r = 0; r < reps; r++) runs.push(await fanOut(tenant, subscribers, cp.process.child.pid))
       const target = n === 1000 ? { on: 'value' as const, op: '<=' as const, bound: 50 } : undefined
       report.add(`revocation_p50_ms_${n}_clients`, median(runs.map((x) => x.p50)), 'ms')
       report.add(`revocation_p99_ms_${n}_clients`, median(runs.map((x) => x.p99)), 'ms', { target })
       report.add(`revocation_max_ms_${n}_clients`, median(runs.map((x) => x.max)), 'ms')
+      if (n === FAN_OUT.at(-1)) {
+        // What the p99 is made of: the control plane's reaction (the first subscriber), then a
+        // slope that is the per-subscriber cost of whichever side is slower.
+        report.add(`revocation_first_ms_${n}_clients`, median(runs.map((x) => x.min)), 'ms', {
+          note: 'DELETE sent → first subscriber applied',
+        })
+        report.add(
+          `revocation_per_client_us_${n}_clients`,
+          median(runs.map((x) => ((x.max - x.min) * 1000) / (n - 1))),
+          'µs',
+          { note: 'added per subscriber, all in one process' },
+        )
+        report.add(`revocation_cp_cpu_ms_${n}_clients`, median(runs.map((x) => x.cpCpuMs)), 'ms', {
+          note: "control plane's main thread CPU, DELETE sent → last applied",
+        })
+        report.add(`revocation_subscribers_cpu_ms_${n}_clients`, median(runs.map((x) => x.ownCpuMs)), 'ms', {
+          note: "the subscribers' process, same window",
+        })
+      }
     }
   } finally {
     for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined)
@@ -169,15 +189,24 @@ async function connectSubscribers(
   }
 }
 
+interface FanOut {
+  /** CPU time each side's main thread spent between the DELETE and the last apply. */
+  cpCpuMs: number
+  ownCpuMs: number
+  min: number
+  p50: number
+  p99: number
+  max: number
+}
+
 /** Revokes a fresh key and waits for every subscriber to apply it; per-subscriber latency from the DELETE. */
-async function fanOut(
-  tenant: Tenant,
-  subscribers: Subscriber[],
-): Promise<{ p50: number; p99: number; max: number }> {
+async function fanOut(tenant: Tenant, subscribers: Subscriber[], cpPid: number | undefined): Promise<FanOut> {
   const issued = await tenant.login.client.me.issueKey('bench-fanout')
   const jti = issued.key.id
   const watched = new Set([jti])
   for (const s of subscribers) s.watch(watched)
+  const cp0 = mainThreadCpuMs(cpPid)
+  const own0 = mainThreadCpuMs(process.pid)
   const t0 = performance.now()
   await tenant.login.client.me.revokeKey(jti)
   const deadline = Date.now() + 15_000
@@ -188,10 +217,15 @@ async function fanOut(
     }
     await sleep(2)
   }
+  const cpCpuMs = mainThreadCpuMs(cpPid) - cp0
+  const ownCpuMs = mainThreadCpuMs(process.pid) - own0
   const latencies = Float64Array.from(subscribers.map((s) => s.appliedAt.get(jti)! - t0)).sort()
   for (const s of subscribers) s.appliedAt.delete(jti)
   await sleep(settleMs)
   return {
+    cpCpuMs,
+    ownCpuMs,
+    min: latencies[0]!,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1]!,

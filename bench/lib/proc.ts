@@ -21,6 +21,19 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/**
+ * Nanosecond-precise CPU time of the main thread of `pid` (from /proc/<pid>/schedstat), for
+ * windows too short for clock ticks: the thread that runs the JavaScript.
+ */
+export function mainThreadCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return 0
+  }
+}
+
 /** CPU seconds used so far by `pid` and its descendants still running (nginx's workers). */
 export function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0
