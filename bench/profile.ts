@@ -19,6 +19,7 @@ import { Client } from '../shared/client/index.ts'
 import { formatMicros, nowMicros } from '../shared/time.ts'
 import { loginThroughDevIdp } from '../test/support/control-plane.ts'
 import { REPO_ROOT, tempDir } from '../test/support/process.ts'
+import { killTrackedOnExit, track, untrack } from './lib/cleanup.ts'
 import { corePlan, pin } from './lib/cpu.ts'
 import { runLoad } from './lib/load.ts'
 import { startScript } from './lib/servers.ts'
@@ -45,7 +46,13 @@ function startProfiled(entry: string, env: Record<string, string>, readyMessage:
     ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', join(REPO_ROOT, entry)],
     { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: 'pipe' },
   )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  track(child.pid)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      untrack(child.pid)
+      resolve()
+    }),
+  )
   child.stderr!.pipe(process.stderr)
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}`)))
@@ -223,6 +230,7 @@ async function profileControlPlane(what: 'cp-snapshot' | 'cp-writes'): Promise<s
   return cp.stop()
 }
 
+killTrackedOnExit()
 const [scenario = 'dataplane', arg, seconds] = process.argv.slice(2)
 const file =
   scenario === 'dataplane' || scenario === 'bare'

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { benchAuth } from './auth.ts'
 import type { Budget } from './lib/budget.ts'
+import { killTrackedOnExit } from './lib/cleanup.ts'
 import { corePlan, describePinning, pin } from './lib/cpu.ts'
 import { cpuModel } from './lib/machine.ts'
 import { Report } from './lib/report.ts'
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
   const out = values.out ?? (budget.quick ? join(RESULTS, 'quick') : RESULTS)
 
   pin(process.pid, corePlan()?.load)
+  killTrackedOnExit()
   const log = (line: string) => process.stderr.write(`${line}\n`)
   log(
     `bench: ${budget.quick ? 'quick smoke run' : 'full run'} on ${availableParallelism()} × ${cpuModel()}, Node ${process.version}`,

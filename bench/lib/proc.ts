@@ -42,7 +42,7 @@ export function treeCpuSeconds(pid: number | undefined): number {
   return total
 }
 
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = []
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { REPO_ROOT, startProcess, tempDir } from '../../test/support/process.ts'
+import { track, untrack } from './cleanup.ts'
 import { pin } from './cpu.ts'
 
 export interface Server {
@@ -24,8 +25,16 @@ export async function startScript(
   core: number | undefined,
 ): Promise<Server> {
   const proc = await startProcess(entry, env, readyMessage)
+  track(proc.child.pid)
   pin(proc.child.pid, core)
-  return { url: proc.ready.url as string, pid: proc.child.pid, stop: () => proc.stop() }
+  return {
+    url: proc.ready.url as string,
+    pid: proc.child.pid,
+    async stop() {
+      await proc.stop()
+      untrack(proc.child.pid)
+    },
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -54,7 +63,13 @@ export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void
 }
 
 function spawned(child: ChildProcess, url: string): Server {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  track(child.pid)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      untrack(child.pid)
+      resolve()
+    }),
+  )
   return {
     url,
     pid: child.pid,

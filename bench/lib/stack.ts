@@ -10,6 +10,7 @@ import {
   type TestControlPlane,
 } from '../../test/support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../../test/support/dataplane.ts'
+import { track, untrack } from './cleanup.ts'
 import { pin } from './cpu.ts'
 
 export interface Tenant {
@@ -26,6 +27,7 @@ export async function startBenchControlPlane(
   dataDir?: string,
 ): Promise<TestControlPlane> {
   const cp = await startControlPlane({ AGENTROUTER_LOG_LEVEL: 'info', ...env }, dataDir)
+  tracked(cp)
   pin(cp.process.child.pid, core)
   return cp
 }
@@ -45,9 +47,21 @@ export async function startBenchDataplane(
     waitReady: false,
     env: { AGENTROUTER_LOG_LEVEL: 'info', AGENTROUTER_DP_PERSIST_DELAY: '1s', ...env },
   })
+  tracked(dp)
   pin(dp.process.child.pid, core)
   await dp.waitFor((r) => r.ready, readyTimeoutMs)
   return dp
+}
+
+/** Tracks the component's process until its `stop()` (see lib/cleanup.ts). */
+function tracked(component: { process: { child: { pid?: number } }; stop(): Promise<void> }): void {
+  const pid = component.process.child.pid
+  const stop = component.stop
+  track(pid)
+  component.stop = async () => {
+    await stop()
+    untrack(pid)
+  }
 }
 
 /** Logs `email` in, registers the project's OpenAI key (`providerKey`) and issues an API key. */
