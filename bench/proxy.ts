@@ -21,15 +21,26 @@ import { median } from './lib/stats.ts'
 const PROVIDER_KEY = 'sk-bench-upstream'
 const CONNECTIONS = 50
 const PATH = '/v1/chat/completions'
+const JSON_BODY = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Say hello.' }],
+})
+const SSE_BODY = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Say hello.' }],
+  stream: true,
+})
+/**
+ * Saturated (50 connections: throughput, and latency under queueing) for JSON and SSE; and one
+ * connection (latency with no queue: what the hop itself adds to a request).
+ */
 const MODES = {
-  json: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] }),
-  sse: JSON.stringify({
-    model: 'gpt-4o-mini',
-    messages: [{ role: 'user', content: 'Say hello.' }],
-    stream: true,
-  }),
+  json: { body: JSON_BODY, connections: CONNECTIONS, suffix: '' },
+  sse: { body: SSE_BODY, connections: CONNECTIONS, suffix: '_sse' },
+  json_1conn: { body: JSON_BODY, connections: 1, suffix: '_1conn' },
 }
 type Mode = keyof typeof MODES
+const MODE_NAMES = Object.keys(MODES) as Mode[]
 
 export const HOPS = ['direct', 'bare_undici', 'dataplane', 'portkey', 'nginx'] as const
 type HopName = (typeof HOPS)[number]
@@ -46,8 +57,9 @@ interface Sample extends LoadResult {
 
 export async function benchProxy(report: Report, budget: Budget): Promise<void> {
   const cores = corePlan()
-  const seconds = budget.quick ? { json: 1, sse: 1 } : { json: 4, sse: 3 }
+  const seconds = budget.quick ? { json: 1, sse: 1, json_1conn: 1 } : { json: 3, sse: 3, json_1conn: 2 }
   const rounds = budget.quick ? 1 : 3
+  const unloadedRounds = budget.quick ? 1 : 2
   const started: Server[] = []
   const hops: Hop[] = []
   const missing = new Map<HopName, string>()
@@ -128,7 +140,8 @@ export async function benchProxy(report: Report, budget: Budget): Promise<void> 
       // A different order each round, so that no hop always runs after the same neighbour.
       const order = hops.map((_, i) => hops[(i + r) % hops.length]!)
       for (const hop of order) {
-        for (const mode of ['json', 'sse'] as Mode[]) {
+        for (const mode of MODE_NAMES) {
+          if (mode === 'json_1conn' && r >= unloadedRounds) continue
           const s = await measure(hop, mode, seconds[mode])
           if (s.failures > 0) {
             throw new Error(
@@ -152,8 +165,8 @@ async function measure(hop: Hop, mode: Mode, durationSec: number): Promise<Sampl
     url: hop.server.url + PATH,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...hop.headers },
-    body: MODES[mode],
-    connections: CONNECTIONS,
+    body: MODES[mode].body,
+    connections: MODES[mode].connections,
     durationSec,
   })
   const cpu = treeCpuSeconds(hop.server.pid) - cpu0
@@ -169,7 +182,7 @@ async function checkHop(hop: Hop): Promise<string | undefined> {
       const res = await fetch(hop.server.url + PATH, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...hop.headers },
-        body: MODES[mode],
+        body: MODES[mode].body,
       })
       const text = await res.text()
       if (res.status !== 200) return `${mode}: HTTP ${res.status}: ${text.slice(0, 200)}`
@@ -187,9 +200,14 @@ function record(report: Report, samples: Map<string, Sample[]>, missing: Map<Hop
     const list = samples.get(`${hop}/${mode}`)
     return list ? median(list.map((s) => s[field] as number)) : undefined
   }
-  for (const mode of ['json', 'sse'] as Mode[]) {
-    const sfx = mode === 'json' ? '' : '_sse'
-    report.section(`proxy, ${mode === 'json' ? 'plain JSON' : 'SSE stream'} (${CONNECTIONS} connections)`)
+  const titles: Record<Mode, string> = {
+    json: `proxy, plain JSON (${CONNECTIONS} connections)`,
+    sse: `proxy, SSE stream (${CONNECTIONS} connections)`,
+    json_1conn: 'proxy, plain JSON, one connection (latency with no queueing)',
+  }
+  for (const mode of MODE_NAMES) {
+    const sfx = MODES[mode].suffix
+    report.section(titles[mode])
     const floor = {
       rps: med('bare_undici', mode, 'rps'),
       p50: med('bare_undici', mode, 'p50Ms'),
@@ -199,16 +217,19 @@ function record(report: Report, samples: Map<string, Sample[]>, missing: Map<Hop
     for (const hop of HOPS) {
       const rps = med(hop, mode, 'rps')
       if (rps === undefined) {
-        report.missing(`proxy_rps_${hop}${sfx}`, missing.get(hop) ?? 'not measured')
+        report.missing(`proxy_*_${hop}${sfx}`, missing.get(hop) ?? 'not measured')
         continue
       }
       const vsFloor = hop !== 'bare_undici' && hop !== 'direct'
       const rpsTarget: Target | undefined =
         hop === 'dataplane' ? { on: 'ratio', op: '>=', bound: 0.8 } : undefined
-      report.add(`proxy_rps_${hop}${sfx}`, rps, 'req/s', {
-        floor: vsFloor ? floor.rps : undefined,
-        target: rpsTarget,
-      })
+      // One connection's req/s is only 1 / latency: not a throughput figure.
+      if (mode !== 'json_1conn') {
+        report.add(`proxy_rps_${hop}${sfx}`, rps, 'req/s', {
+          floor: vsFloor ? floor.rps : undefined,
+          target: rpsTarget,
+        })
+      }
       report.add(`proxy_p50_ms_${hop}${sfx}`, med(hop, mode, 'p50Ms')!, 'ms', {
         floor: vsFloor ? floor.p50 : undefined,
       })
@@ -228,7 +249,7 @@ function record(report: Report, samples: Map<string, Sample[]>, missing: Map<Hop
       })
     }
     const pk = med('portkey', mode, 'rps')
-    if (dp !== undefined && pk !== undefined) {
+    if (dp !== undefined && pk !== undefined && mode !== 'json_1conn') {
       report.add(`proxy_rps_dataplane_over_portkey${sfx}`, dp / pk, '×', {
         target: { on: 'value', op: '>=', bound: 5 },
       })
