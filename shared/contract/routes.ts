@@ -320,6 +320,7 @@ export const routes = {
     params: me.KeyIdParam,
     query: WaitQuery,
     response: me.RevokeKeyResponse,
+    cli: 'tare api admin keys revoke ID',
   },
   listDataplanes: {
     method: 'GET',
