@@ -26,7 +26,7 @@ import type { SnapshotHeader, SnapshotWriter } from './snapshot-file.ts'
 import { StreamClient } from './stream-client.ts'
 
 /** Entries per page of the revocation list (a 1M-entry snapshot never sits in memory as one JSON). */
-const PAGE_SIZE = 20_000
+const PAGE_SIZE = 10_000
 /** A stream that delivered nothing for this long while its head is ahead of us has a gap. */
 const GAP_QUIET_MS = 1_000
 const PRUNE_EVERY_MS = 10 * 60_000
@@ -195,6 +195,7 @@ export class RevocationSync {
     try {
       for (;;) {
         const page = await this.#client.tokens.getRevocationList({ since: next, limit: PAGE_SIZE })
+        if (next === since) this.#set.reserve(this.#set.size + page.total_count)
         for (const r of page.revocations) {
           if (full) {
             this.#set.add(r.jti, expirySec(r))

@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import { AuthCheck } from '../../dataplane/auth/auth-check.ts'
 import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
 import { KeySet } from '../../dataplane/sync/key-set.ts'
+import { newId } from '../../shared/ids.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { TokenVerifier } from '../../shared/tokens/verifier.ts'
 
@@ -155,6 +156,24 @@ describe('KeySet', () => {
 })
 
 describe('RevocationSet', () => {
+  it('holds prefixed ULIDs compactly and anything else as it is, telling them all apart', () => {
+    const set = new RevocationSet()
+    const ids = Array.from({ length: 20_000 }, (_, i) =>
+      newId((['apiKey', 'session', 'aiKey'] as const)[i % 3]!),
+    )
+    for (const id of ids) assert.equal(set.add(id, NOW + 3600, NOW), true)
+    assert.equal(set.size, ids.length)
+    for (const id of ids) assert.ok(set.has(id), id)
+    // Same 26 characters under another prefix, one character off, lower case: all different JTIs.
+    const [one] = ids as [string]
+    const body = one.slice(one.indexOf('_') + 1)
+    assert.ok(!set.has(`${one.startsWith('key_') ? 'ses_' : 'key_'}${body}`))
+    assert.ok(!set.has(one.slice(0, -1) + (one.endsWith('0') ? '1' : '0')))
+    assert.ok(!set.has(one.toLowerCase()))
+    assert.ok(!set.has(newId('apiKey')))
+    assert.deepEqual(new Set(set.jtis()), new Set(ids))
+  })
+
   it('prunes entries only once their credential has expired, with a margin', () => {
     const set = new RevocationSet()
     const added: string[] = []
@@ -163,12 +182,14 @@ describe('RevocationSet', () => {
     assert.equal(set.add('key_a', NOW + 10, NOW), false, 'added once')
     assert.equal(set.add('key_b', NOW + 90_000, NOW), true)
     assert.equal(set.add('key_forever', undefined, NOW), true)
+    const compact = newId('apiKey')
+    assert.equal(set.add(compact, NOW + 10, NOW), true)
     assert.equal(set.add('key_long_gone', NOW - 86_400, NOW), false, 'already expired: not kept')
-    assert.deepEqual(added, ['key_a', 'key_b', 'key_forever'])
+    assert.deepEqual(added, ['key_a', 'key_b', 'key_forever', compact])
     assert.equal(set.prune(NOW + 10 + 30), 0, 'a token within its leeway is still refused')
     assert.ok(set.has('key_a'))
-    assert.equal(set.prune(NOW + 3 * 3600), 1)
-    assert.ok(!set.has('key_a'))
+    assert.equal(set.prune(NOW + 3 * 3600), 2)
+    assert.ok(!set.has('key_a') && !set.has(compact))
     assert.ok(set.has('key_b') && set.has('key_forever'))
   })
 })
