@@ -205,6 +205,7 @@ async function fanOut(tenant: Tenant, subscribers: Subscriber[], cpPid: number |
   const jti = issued.key.id
   const watched = new Set([jti])
   for (const s of subscribers) s.watch(watched)
+  const writes = subscribers.map((s) => s.writes)
   const cp0 = mainThreadCpuMs(cpPid)
   const own0 = mainThreadCpuMs(process.pid)
   const t0 = performance.now()
@@ -221,7 +222,11 @@ async function fanOut(tenant: Tenant, subscribers: Subscriber[], cpPid: number |
   const ownCpuMs = mainThreadCpuMs(process.pid) - own0
   const latencies = Float64Array.from(subscribers.map((s) => s.appliedAt.get(jti)! - t0)).sort()
   for (const s of subscribers) s.appliedAt.delete(jti)
-  await sleep(settleMs)
+  // Each subscriber persists its set a second later: the next revocation waits for all of those
+  // writes, or it would be measured against a thousand snapshot writes.
+  const writesDue = Date.now() + 30_000
+  while (subscribers.some((s, i) => s.writes <= writes[i]!) && Date.now() < writesDue) await sleep(20)
+  await sleep(100)
   return {
     cpCpuMs,
     ownCpuMs,

@@ -22,6 +22,8 @@ export class Subscriber {
   readonly sync: RevocationSync
   /** performance.now() at which each watched JTI was applied. */
   readonly appliedAt = new Map<string, number>()
+  /** Snapshot writes completed: a fan-out is over once each subscriber has persisted it. */
+  writes = 0
   #watching: ReadonlySet<string> = new Set()
 
   constructor(controlPlaneUrl: string, dataplaneKey: string, stateDir: string, name: string) {
@@ -45,6 +47,9 @@ export class Subscriber {
       1_000,
       log,
     )
+    writer.onWritten = () => {
+      this.writes++
+    }
     sync = new RevocationSync(
       client,
       this.set,

@@ -63,14 +63,23 @@ export async function signTokens(key: SigningKey, count: number): Promise<string
   return out
 }
 
-/** A JTI as long as the control plane's (`key_` + a 26-character ULID). */
+/** A JTI of the shape the control plane issues: `key_` + a 26-character ULID. */
 export function nextJti(): string {
-  return fillerJti(serial++, 'key_01JBENCHTOK')
+  return fillerJti(serial++, 1)
 }
 
-/** The `i`-th of a family of distinct, realistic-length JTIs, for filling revocation sets. */
-export function fillerJti(i: number, prefix = 'key_01JBENCHREV'): string {
-  return prefix + i.toString(32).toUpperCase().padStart(16, '0')
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/**
+ * The `i`-th of a family of distinct JTIs shaped exactly like the control plane's (`key_` + a
+ * ULID in Crockford base32), for filling revocation sets and the revocation log: the
+ * dataplane's set stores that shape compactly and anything else in a fallback, so the shape
+ * decides which structure is measured.
+ */
+export function fillerJti(i: number, family = 0): string {
+  let digits = ''
+  for (let n = i; digits.length < 21; n = Math.floor(n / 32)) digits = CROCKFORD[n % 32] + digits
+  return `key_01JB${CROCKFORD[family]}${digits}`
 }
 
 export interface RawVerifyInput {
