@@ -14,7 +14,7 @@ import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/c
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import type { Budget } from './lib/budget.ts'
 import type { Report } from './lib/report.ts'
-import { opsPerSecond, sampleLatency } from './lib/sampler.ts'
+import { opsPerSecond, sampleLatency, sampleLatencyPair } from './lib/sampler.ts'
 import { type Distribution, summarize } from './lib/stats.ts'
 import {
   ALGORITHMS,
@@ -85,9 +85,8 @@ export async function benchAuth(report: Report, budget: Budget): Promise<void> {
     const pool = fresh[alg]
     const raw = pool.map((t) => rawVerifyInput(t, keys[alg]))
     const floorFn = (i: number) => rawVerify(raw[i % raw.length]!)
-    const floor = sampleLatency(floorFn, slow)
     const verifyFn = (i: number) => missing.check(pool[i % pool.length])
-    const d = sampleLatency(verifyFn, slow)
+    const [floor, d] = sampleLatencyPair(floorFn, verifyFn, slow)
     const suffix = alg === 'RS256' ? '' : `_${alg.toLowerCase()}`
     if (alg === 'RS256') {
       report.add('auth_verify_floor_p50_us', floor.p50, US, {
@@ -147,8 +146,7 @@ export async function benchAuth(report: Report, budget: Budget): Promise<void> {
       return entry !== undefined && !floorSet.has(entry.jti)
     }
     const cachedFn = (i: number) => cached.check(hot[i % CACHED_POOL])
-    const floor = sampleLatency(floorFn, fast)
-    const hit = sampleLatency(cachedFn, fast)
+    const [floor, hit] = sampleLatencyPair(floorFn, cachedFn, fast)
     const target = { on: 'value' as const, op: '<=' as const, bound: 2 }
     if (!label) {
       report.add('auth_cached_floor_p99_us', floor.p99, US, { note: 'Map.get + Set.has' })

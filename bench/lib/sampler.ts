@@ -39,6 +39,25 @@ export function sampleLatency(fn: (i: number) => unknown, options: LatencyOption
   return medianDistribution(runs)
 }
 
+/**
+ * A floor and what it bounds, run by turns (floor, subject, floor, subject, …) so that neither
+ * always runs in the other's wake (a collection the other set off, a neighbour's burst).
+ */
+export function sampleLatencyPair(
+  floor: (i: number) => unknown,
+  subject: (i: number) => unknown,
+  options: LatencyOptions,
+): [floor: Distribution, subject: Distribution] {
+  const once = { ...options, runs: 1 }
+  const a: Distribution[] = []
+  const b: Distribution[] = []
+  for (let r = 0; r < options.runs; r++) {
+    a.push(sampleLatency(floor, r === 0 ? once : { ...once, warmup: 1_000 }))
+    b.push(sampleLatency(subject, r === 0 ? once : { ...once, warmup: 1_000 }))
+  }
+  return [medianDistribution(a), medianDistribution(b)]
+}
+
 /** Calls per second of `fn(i)` in a loop of about `ms` milliseconds; median of `runs`. */
 export function opsPerSecond(fn: (i: number) => unknown, ms: number, runs: number): number {
   const rates: number[] = []
