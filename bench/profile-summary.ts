@@ -29,6 +29,7 @@ export function summarize(profile: Profile, top = 25): string {
   }
   const byFunction = new Map<string, number>()
   const byFile = new Map<string, number>()
+  const ownInclusive = new Map<string, number>()
   const parent = new Map<number, ProfileNode>()
   for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node)
   let total = 0
@@ -43,13 +44,21 @@ export function summarize(profile: Profile, top = 25): string {
     }
     const fn = `${functionName || '(anonymous)'} ${shorten(url) || '(native)'}${url ? `:${lineNumber + 1}` : ''}`
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us)
-    // Inclusive by file: each sample counts once for every file on its stack.
+    // Inclusive by file: each sample counts once for every file on its stack; and the same for
+    // each of the project's own functions (not node_modules, not node:).
     const seen = new Set<string>()
     for (let n: ProfileNode | undefined = node; n; n = parent.get(n.id)) {
       const file = shorten(n.callFrame.url)
-      if (!file || seen.has(file)) continue
-      seen.add(file)
-      byFile.set(file, (byFile.get(file) ?? 0) + us)
+      if (!file) continue
+      if (!seen.has(file)) {
+        seen.add(file)
+        byFile.set(file, (byFile.get(file) ?? 0) + us)
+      }
+      if (file.startsWith('node') || file.startsWith('file:') || file.startsWith('wasm')) continue
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${file}:${n.callFrame.lineNumber + 1}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      ownInclusive.set(key, (ownInclusive.get(key) ?? 0) + us)
     }
   }
   const busy = total - idle
@@ -67,6 +76,9 @@ export function summarize(profile: Profile, top = 25): string {
     '',
     'total time by file (self + callees; a sample counts for every file on its stack):',
     ...rank(byFile).map(([k, us]) => `${pct(us)}  ${k}`),
+    '',
+    "total time of the project's own functions (self + callees):",
+    ...rank(ownInclusive).map(([k, us]) => `${pct(us)}  ${k}`),
   ]
   return lines.join('\n')
 }
