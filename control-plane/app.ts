@@ -115,6 +115,7 @@ export async function startControlPlane(
     rootKey.key,
     config.tokens.apiKeyTtlMs,
   )
+  apiKeys.forgetExpiredSecrets()
   const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })

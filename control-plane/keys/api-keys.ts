@@ -1,6 +1,7 @@
 /**
  * @module API keys: issue (idempotently), list, revoke. The secret is returned at issue and, for
- * a retried request with the same idempotency key, again within a day; it is never listed.
+ * a retried request with the same idempotency key, again within a day; it is never listed. The
+ * sealed copy that makes the retry possible is deleted once that day is over.
  */
 import { createHash } from 'node:crypto'
 import type { ApiKey } from '../../shared/contract/me.ts'
@@ -15,7 +16,8 @@ import type { TokenIssuer } from '../signing/token-issuer.ts'
 import type { ApiKeyRow, CredentialStore } from '../store/credentials.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
 
-export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000
+/** How long a retried issue with the same idempotency key gets the secret again. */
+const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000
 
 export interface IssueRequest {
   name: string
@@ -41,6 +43,9 @@ export class ApiKeys {
   ) {}
 
   async issue(identity: IdentityRow, request: IssueRequest): Promise<IssuedKey> {
+    const now = nowMicros()
+    // Before a replay is looked up, so a retry past the window finds no secret to hand back.
+    this.forgetExpiredSecrets(now)
     const requestHash = createHash('sha256')
       .update(JSON.stringify([request.name, request.type]))
       .digest('base64url')
@@ -49,7 +54,6 @@ export class ApiKeys {
       if (replay) return replay
     }
     const id = newId('apiKey')
-    const now = nowMicros()
     const issued = await this.tokens.apiKey(identity, id, request.type, now, now + this.ttlMs * 1000)
     const row: ApiKeyRow = {
       id,
@@ -78,6 +82,11 @@ export class ApiKeys {
       throw err
     }
     return { key: view(row), secret: issued.token }
+  }
+
+  /** Deletes the sealed secrets of keys issued longer ago than the idempotency window. */
+  forgetExpiredSecrets(now = nowMicros()): number {
+    return this.store.forgetSealedSecrets(now - IDEMPOTENCY_WINDOW_MS * 1000)
   }
 
   list(

@@ -1,13 +1,14 @@
 /**
  * API keys over HTTP: issue (secret shown once, usable as `Bearer $KEY` and `Bearer ak-$KEY`),
  * list with paging, revoke (permanent, repeatable without a second revocation), and idempotent
- * issue (one key per idempotency_key, even under concurrent retries).
+ * issue (one key per idempotency_key, even under concurrent retries, its secret kept one day).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { ApiKey } from '../../shared/contract/me.ts'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { assertError, decodeJwt, http, rejectsWith, tableCounts } from '../support/http.ts'
+import { withDatabase } from '../support/secrets-db.ts'
 
 describe('API keys', () => {
   let cp: TestControlPlane
@@ -187,6 +188,33 @@ describe('API keys', () => {
       assert.equal(new Set(results.map((r) => r.key.id)).size, 1)
       assert.equal(new Set(results.map((r) => r.secret)).size, 1)
       assert.equal((await allKeys(alice)).length, before + 1)
+    })
+
+    it('keeps the secret for a retry one day only: then its sealed copy is gone and a retry is already_exists', async () => {
+      const a = await alice.client.me.issueKey('nightly', { idempotencyKey: 'nightly-1' })
+      const sealed = () =>
+        withDatabase(cp.dataDir, (db) =>
+          db.prepare('SELECT sealed_secret FROM api_keys WHERE id = ?').pluck().get(a.key.id),
+        )
+      assert.ok(sealed(), 'sealed for the retry window')
+      const dayAndAMinute = (24 * 3600 + 60) * 1_000_000
+      withDatabase(cp.dataDir, (db) =>
+        db
+          .prepare('UPDATE api_keys SET created_at = created_at - ? WHERE id = ?')
+          .run(dayAndAMinute, a.key.id),
+      )
+      const late = await rejectsWith(
+        alice.client.me.issueKey('nightly', { idempotencyKey: 'nightly-1' }),
+        'already_exists',
+      )
+      assert.ok(late.message.includes(a.key.id), late.message)
+      assert.ok(!late.message.includes(a.secret), 'the secret is not in the error')
+      assert.equal(sealed(), null, 'the sealed secret was deleted')
+      assert.equal(
+        (await http(cp.url, 'GET', '/v1/me', { token: a.secret })).status,
+        200,
+        'the key still works',
+      )
     })
 
     it('scopes idempotency keys to the caller', async () => {
