@@ -25,7 +25,16 @@ export function openDatabase(dataDir: string, file = 'agentrouter.db'): Db {
   return db
 }
 
-export function migrate(db: Db): void {
+/** Whether the database answers a query: the readiness check. */
+export function databaseOk(db: Db): boolean {
+  try {
+    return db.prepare('SELECT 1').pluck().get() === 1
+  } catch {
+    return false
+  }
+}
+
+function migrate(db: Db): void {
   const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d{3}_.+\.sql$/.test(f))
     .sort()

@@ -4,13 +4,14 @@
 import type { Hono } from 'hono'
 import { buildOpenApi } from '../../../shared/contract/openapi.ts'
 import type { Services } from '../../services.ts'
+import { databaseOk } from '../../store/db.ts'
 
 export function opsRoutes(app: Hono, s: Services, version: string): void {
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
   app.get('/readyz', (c) => {
     const checks = {
-      database: databaseOk(s),
+      database: databaseOk(s.db),
       signing_key: s.keyRing.publishedKeys().length > 0,
     }
     const ready = Object.values(checks).every(Boolean)
@@ -28,12 +29,4 @@ export function opsRoutes(app: Hono, s: Services, version: string): void {
     c.header('content-type', 'application/json')
     return c.body(openapi)
   })
-}
-
-function databaseOk(s: Services): boolean {
-  try {
-    return s.db.prepare('SELECT 1').pluck().get() === 1
-  } catch {
-    return false
-  }
 }
