@@ -59,10 +59,9 @@ export function createMetrics(deps: { dataplanes: DataplaneRegistry; revocations
       registers: [registry],
       collect() {
         this.reset()
-        const head = deps.revocations.head
         for (const dp of deps.dataplanes.list()) {
-          const next = dp.appliedCursor < head ? deps.revocations.after(dp.appliedCursor, 1)[0] : undefined
-          this.set({ dataplane: dp.name }, next ? (Date.now() * 1000 - next.revoked_at) / 1e6 : 0)
+          const oldest = deps.revocations.oldestAfter(dp.appliedCursor)
+          this.set({ dataplane: dp.name }, oldest === undefined ? 0 : (Date.now() * 1000 - oldest) / 1e6)
         }
       },
     }),

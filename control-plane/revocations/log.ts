@@ -93,4 +93,12 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   countAfter(since: number): number {
     return this.#store.countAfter(since)
   }
+
+  /**
+   * When the oldest entry after `cursor` was revoked (microseconds), or `undefined` when the
+   * cursor is at the head: how far behind a dataplane that applied `cursor` is.
+   */
+  oldestAfter(cursor: number): number | undefined {
+    return cursor < this.#head ? this.#store.after(cursor, 1)[0]?.revoked_at : undefined
+  }
 }

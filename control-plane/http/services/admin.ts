@@ -67,13 +67,11 @@ export function adminRoutes(router: Router, s: Services): void {
   })
 
   router.on('listDataplanes', () => {
-    const head = s.revocations.head
     const now = Date.now()
     return {
-      head_cursor: formatMicros(head),
+      head_cursor: formatMicros(s.revocations.head),
       dataplanes: s.dataplanes.list().map((dp) => {
-        const behind = dp.appliedCursor < head
-        const oldest = behind ? s.revocations.after(dp.appliedCursor, 1)[0] : undefined
+        const oldest = s.revocations.oldestAfter(dp.appliedCursor)
         return {
           id: dp.id,
           name: dp.name,
@@ -82,8 +80,8 @@ export function adminRoutes(router: Router, s: Services): void {
           connected_at: formatMicros(dp.connectedAt),
           last_contact_at: formatMicros(dp.lastContactAt),
           applied_cursor: formatMicros(dp.appliedCursor),
-          lag_entries: behind ? s.revocations.countAfter(dp.appliedCursor) : 0,
-          lag_ms: oldest ? Math.max(0, now - oldest.revoked_at / 1000) : 0,
+          lag_entries: oldest === undefined ? 0 : s.revocations.countAfter(dp.appliedCursor),
+          lag_ms: oldest === undefined ? 0 : Math.max(0, now - oldest / 1000),
         }
       }),
     }
