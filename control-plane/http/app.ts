@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { ApiError } from '../../shared/errors.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { Authenticator } from './authenticate.ts'
 import { errorResponse, toApiError } from './errors.ts'
@@ -34,13 +34,7 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
     '*',
     bodyLimit({
       maxSize: limit,
-      onError: (c) =>
-        errorResponse(
-          c,
-          new ApiError('invalid_argument', `body: larger than the ${limit}-byte limit`, [
-            { field: 'body', description: `larger than the ${limit}-byte limit` },
-          ]),
-        ),
+      onError: (c) => errorResponse(c, invalidArgument('body', `larger than the ${limit}-byte limit`)),
     }),
   )
 

@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono'
 import type { z } from 'zod'
 import { type RouteId, type RouteSpec, routes } from '../../shared/contract/routes.ts'
 import { parseOrThrow } from '../../shared/contract/validate.ts'
-import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { invalidArgument } from '../../shared/errors.ts'
 import { Authenticator } from './authenticate.ts'
 import { type Principal, requirePersona } from './principal.ts'
 
@@ -72,9 +72,7 @@ function rejectQuery(c: Context): undefined {
 async function jsonBody(c: Context): Promise<unknown> {
   const type = c.req.header('content-type')
   if (type && !/^application\/json\b/i.test(type)) {
-    throw new ApiError('invalid_argument', 'body: Content-Type must be application/json', [
-      { field: 'body', description: 'Content-Type must be application/json' },
-    ])
+    throw invalidArgument('body', 'Content-Type must be application/json')
   }
   const text = await c.req.text()
   if (text.trim() === '') return {}

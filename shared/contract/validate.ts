@@ -21,9 +21,5 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, whe
     return { field, description }
   })
   const summary = details.map((d) => `${d.field}: ${d.description}`).join('; ')
-  return throwInvalid(summary, details)
-}
-
-function throwInvalid(summary: string, details: ErrorDetail[]): never {
   throw new ApiError('invalid_argument', summary, details)
 }
