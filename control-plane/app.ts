@@ -125,6 +125,7 @@ export async function startControlPlane(
   keks.load()
   const secretStore = new SecretStore(db)
   const secrets = new Secrets(secretStore, keks, pageTokens, config.secrets, log)
+  secrets.on('read', (outcome) => metrics.secretValueReads.inc({ outcome }))
   secrets.sweepExpired()
   const kekRotation = new KekRotation(keks, secretStore, log)
   const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations)

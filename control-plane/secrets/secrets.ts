@@ -12,7 +12,7 @@ import { isId, newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { nowMicros } from '../../shared/time.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
-import type { SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
+import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
 import { sealVersion, Unreadable } from './envelope.ts'
 import type { KeyEncryptionKeys } from './keks.ts'
 import { listPage } from './listing.ts'
@@ -60,7 +60,11 @@ export interface ChangedSecret {
   user_id: string
 }
 
-export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
+/** `changed`: a value changed (dataplanes drop what they cached); `read`: a plaintext read was audited. */
+export class Secrets extends EventEmitter<{
+  changed: [ChangedSecret]
+  read: [outcome: SecretReadRow['outcome']]
+}> {
   readonly #store: SecretStore
   readonly #keks: KeyEncryptionKeys
   readonly #pageTokens: PageTokens
@@ -79,7 +83,7 @@ export class Secrets extends EventEmitter<{ changed: [ChangedSecret] }> {
     this.#keks = keks
     this.#pageTokens = pageTokens
     this.#graceMicros = options.rotationGraceMs * 1000
-    this.#reader = new VersionReader(store, keks, log)
+    this.#reader = new VersionReader(store, keks, log, (outcome) => this.emit('read', outcome))
   }
 
   addValueGuard(guard: ValueGuard): void {

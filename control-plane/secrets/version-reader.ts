@@ -29,12 +29,20 @@ export class VersionReader {
   readonly #store: SecretStore
   readonly #keks: KeyEncryptionKeys
   readonly #log: Logger
+  readonly #onAudited: (outcome: SecretReadRow['outcome']) => void
   readonly #guards: ValueGuard[] = []
 
-  constructor(store: SecretStore, keks: KeyEncryptionKeys, log: Logger) {
+  /** `onAudited` hears the outcome of every audited read (for metrics). */
+  constructor(
+    store: SecretStore,
+    keks: KeyEncryptionKeys,
+    log: Logger,
+    onAudited: (outcome: SecretReadRow['outcome']) => void = () => {},
+  ) {
     this.#store = store
     this.#keks = keks
     this.#log = log
+    this.#onAudited = onAudited
   }
 
   addGuard(guard: ValueGuard): void {
@@ -88,6 +96,7 @@ export class VersionReader {
         purpose,
         outcome,
       })
+      this.#onAudited(outcome)
     }
     try {
       for (const guard of this.#guards) guard(row)

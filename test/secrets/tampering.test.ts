@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
-import { rejectsWith, sleep } from '../support/http.ts'
+import { metrics, metricValue, rejectsWith, sleep } from '../support/http.ts'
 import { currentVersionRow, setVersionCrypto, type VersionRow, withDatabase } from '../support/secrets-db.ts'
 
 const ROOT_KEY = randomBytes(32).toString('base64')
@@ -108,6 +108,21 @@ describe('tampering with stored secrets', () => {
     write(d, { wrapped_data_key: d.wrapped_data_key })
     await assertReadable(['charlie', 'delta'])
     assert.equal((await fetch(`${cp.url}/healthz`)).status, 200)
+  })
+
+  it('counts every audited plaintext read in /metrics, served and refused', async () => {
+    const reads = async (outcome: string) =>
+      metricValue(await metrics(cp.url), 'agentrouter_cp_secret_value_reads_total', { outcome })
+    const [served, refused] = [await reads('served'), await reads('refused')]
+    const { secret } = await cp.admin.secret.createSecret({ name: 'metered', value: 'metered-value' })
+    assert.equal((await cp.admin.secret.getSecretValue({ name: 'metered' })).value, 'metered-value')
+    const row = withDatabase(cp.dataDir, (db) => currentVersionRow(db, secret.id))
+    write(row, { ciphertext: flip(row.ciphertext!, 0) })
+    await rejectsWith(cp.admin.secret.getSecretValue({ name: 'metered' }), 'failed_precondition')
+    write(row, { ciphertext: row.ciphertext })
+    assert.equal(await reads('served'), served + 1)
+    assert.equal(await reads('refused'), refused + 1)
+    assert.ok(!(await metrics(cp.url)).includes('metered-value'), 'no value in a metric')
   })
 
   it('starts with the wrong root key, refuses every value with a reason, and recovers with the right one', async () => {
