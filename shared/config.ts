@@ -51,10 +51,6 @@ export function str(vars: Vars, name: string, fallback: string): string {
   return vars[name] ?? fallback
 }
 
-export function optionalStr(vars: Vars, name: string): string | undefined {
-  return vars[name]
-}
-
 export function int(
   vars: Vars,
   name: string,

@@ -57,10 +57,6 @@ export class ApiError extends Error {
   }
 }
 
-export function httpStatusFor(code: ErrorCode): number {
-  return ERROR_HTTP_STATUS[code]
-}
-
 /** The closest contract code for an HTTP status received from something that did not send one. */
 export function codeForStatus(status: number): ErrorCode {
   for (const [code, s] of Object.entries(ERROR_HTTP_STATUS)) if (s === status) return code as ErrorCode

@@ -39,5 +39,3 @@ function daysInMonth(year: number, month: number): number {
   last.setUTCFullYear(year, month, 0)
   return last.getUTCDate()
 }
-
-export const secondsToMicros = (s: number): number => s * 1_000_000
