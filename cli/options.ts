@@ -1,9 +1,9 @@
 /**
  * @module Reading one command's parsed options and positionals, each check failing with a
- * `UsageError` that names the flag: required values, integers, enums, `k=v` tags, and the
- * identifiers that may come either as a positional or as a flag.
+ * `UsageError` that names the flag: required values, integers, enums, `k=v` tags, `--wait`, and
+ * the identifiers that may come either as a positional or as a flag.
  */
-import { type CommandContext, UsageError } from './command.ts'
+import { type CommandContext, type OptionSpec, UsageError } from './command.ts'
 
 export function str(ctx: CommandContext, name: string): string | undefined {
   const value = ctx.options[name]
@@ -21,6 +21,17 @@ export function requiredStr(ctx: CommandContext, name: string): string {
 
 export function flag(ctx: CommandContext, name: string): boolean {
   return ctx.options[name] === true
+}
+
+/** `--wait` of the revoke commands. */
+export const WAIT_OPTION: OptionSpec = {
+  type: 'boolean',
+  description: 'Answer once every connected dataplane enforces the revocation',
+}
+
+/** The client's wait option when `--wait` was given. */
+export function waitOption(ctx: CommandContext): { wait: 'enforced' } | undefined {
+  return flag(ctx, 'wait') ? { wait: 'enforced' } : undefined
 }
 
 export function int(ctx: CommandContext, name: string, min = 0): number | undefined {

@@ -5,7 +5,7 @@
  */
 import type { Role } from '../../shared/client/index.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { flag, int, oneOf, requiredPositional, requiredStr, str } from '../options.ts'
+import { int, oneOf, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
 import { printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
 
 const ROLES: readonly Role[] = ['owner', 'member']
@@ -197,17 +197,12 @@ const adminKeys = group({
       summary: "Revoke any API key (an admin or dataplane key, or a user's), permanently",
       args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
       options: {
-        wait: {
-          type: 'boolean',
-          description: 'Answer once every connected dataplane enforces the revocation',
-        },
+        wait: WAIT_OPTION,
       },
       examples: ['tare api admin keys revoke key_01JD… --wait'],
       async run(ctx) {
         const keyId = requiredPositional(ctx, 0, 'KEY_ID')
-        const response = await ctx
-          .client()
-          .admin.revokeKey(keyId, flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+        const response = await ctx.client().admin.revokeKey(keyId, waitOption(ctx))
         ctx.out.result(response, () => {
           printApiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)

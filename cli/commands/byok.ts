@@ -4,7 +4,7 @@
  */
 import type { CommandContext, OptionSpec } from '../command.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { flag, requiredPositional, requiredStr, str } from '../options.ts'
+import { flag, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
 import { AI_KEY_COLUMNS, printAiKey, printEnforcement } from '../render.ts'
 import { requiredSecretInput } from '../secret-input.ts'
 
@@ -85,16 +85,11 @@ export const byok: GroupSpec = group({
       args: [{ name: 'ID', description: 'byok_<ulid>' }],
       options: {
         ...SCOPE_OPTIONS,
-        wait: {
-          type: 'boolean',
-          description: 'Answer once every connected dataplane enforces the revocation',
-        },
+        wait: WAIT_OPTION,
       },
       async run(ctx) {
         const id = requiredPositional(ctx, 0, 'ID')
-        const response = await ctx
-          .client()
-          .aikeys.revoke(...scope(ctx), id, flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+        const response = await ctx.client().aikeys.revoke(...scope(ctx), id, waitOption(ctx))
         ctx.out.result(response, () => {
           printAiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)

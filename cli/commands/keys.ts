@@ -1,11 +1,11 @@
 /**
  * @module `tare api keys create | list | revoke`: the logged-in user's API keys.
  */
+import { KEY_TYPES } from '../../shared/tokens/claims.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { flag, int, oneOf, requiredPositional, requiredStr, str } from '../options.ts'
+import { int, oneOf, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
 import { API_KEY_COLUMNS, printApiKey, printEnforcement, printIssuedKey } from '../render.ts'
 
-export const KEY_TYPE_FLAG = ['KEY_TYPE_PROMPT', 'KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE'] as const
 const KEY_TYPE_ALIASES = {
   prompt: 'KEY_TYPE_PROMPT',
   admin: 'KEY_TYPE_ADMIN',
@@ -46,7 +46,7 @@ export const keys: GroupSpec = group({
       ],
       async run(ctx) {
         const name = requiredStr(ctx, 'name')
-        const type = oneOf(ctx, 'type', KEY_TYPE_FLAG, KEY_TYPE_ALIASES)
+        const type = oneOf(ctx, 'type', KEY_TYPES, KEY_TYPE_ALIASES)
         const idempotencyKey = str(ctx, 'idempotency-key')
         const response = await ctx.client().me.issueKey(name, {
           ...(type ? { type } : {}),
@@ -86,17 +86,12 @@ export const keys: GroupSpec = group({
       summary: 'Revoke one of your API keys, permanently',
       args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
       options: {
-        wait: {
-          type: 'boolean',
-          description: 'Answer once every connected dataplane enforces the revocation',
-        },
+        wait: WAIT_OPTION,
       },
       examples: ['tare api keys revoke key_01JD… --wait'],
       async run(ctx) {
         const keyId = requiredPositional(ctx, 0, 'KEY_ID')
-        const response = await ctx
-          .client()
-          .me.revokeKey(keyId, flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+        const response = await ctx.client().me.revokeKey(keyId, waitOption(ctx))
         ctx.out.result(response, () => {
           printApiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)
