@@ -4,28 +4,20 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { assertRefusedWithoutWrites, type BadInput, json, query, raw } from '../support/bad-input.ts'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
-import { assertError, type HttpOptions, http, tableCounts } from '../support/http.ts'
 import { withDatabase } from '../support/secrets-db.ts'
 
-interface BadInput {
-  what: string
-  method: string
-  path: string
-  field: string
-  options?: HttpOptions
+interface AiKeyBadInput extends BadInput {
   /** The dataplane key instead of the user's session. */
   asDataplane?: boolean
 }
 
 const BASE = '/v1/customers/-/projects/-/aikeys'
-const json = (body: unknown): HttpOptions => ({ json: body })
-const query = (q: Record<string, string>): HttpOptions => ({ query: q })
-const raw = (text: string): HttpOptions => ({ body: text, headers: { 'content-type': 'application/json' } })
 const register = { provider: 'openai', name: 'n', secret: 'sk-x' }
 const IDENTITY = 'usr_01J00000000000000000000000'
 
-const CASES: BadInput[] = [
+const CASES: AiKeyBadInput[] = [
   {
     what: 'register, unknown provider',
     method: 'POST',
@@ -236,14 +228,8 @@ describe('bad input on the AI-keys endpoints', () => {
         revocations: db.prepare('SELECT * FROM revocations ORDER BY revoked_at').all(),
         reads: db.prepare('SELECT * FROM secret_reads').all(),
       }))
-    const counts = tableCounts(cp.dataDir)
     const before = stored()
-    for (const c of CASES) {
-      const token = c.asDataplane ? cp.dataplaneKey : alice.sessionToken
-      const res = await http(cp.url, c.method, c.path, { token, ...c.options })
-      assertError(res, 'invalid_argument', c.field, c.what)
-      assert.deepEqual(tableCounts(cp.dataDir), counts, `${c.what}: no row added or removed`)
-    }
+    await assertRefusedWithoutWrites(cp, CASES, (c) => (c.asDataplane ? cp.dataplaneKey : alice.sessionToken))
     assert.deepEqual(stored(), before, 'keys, revocations and the read audit are unchanged')
   })
 })
