@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
@@ -11,12 +11,25 @@ describe('control plane start-up', () => {
   })
   after(() => cp?.stop())
 
-  it('writes the bootstrap admin key with mode 0600 and prints its path, never the key', () => {
+  it('writes the bootstrap admin and dataplane keys with mode 0600 and prints their paths, never the keys', () => {
     const file = join(cp.dataDir, 'bootstrap-admin.key')
     assert.equal(statSync(file).mode & 0o777, 0o600)
     assert.equal(cp.process.ready.bootstrap_admin_key_file, file)
     assert.match(cp.adminKey, /^ak-eyJ/)
     assert.ok(!cp.process.output().includes(cp.adminKey.slice(3)), 'the key itself must not be logged')
+    const dataplaneFile = join(cp.dataDir, 'dataplane.key')
+    assert.equal(statSync(dataplaneFile).mode & 0o777, 0o600)
+    assert.equal(cp.process.ready.dataplane_key_file, dataplaneFile)
+    assert.match(cp.dataplaneKey, /^ak-eyJ/)
+    assert.ok(!cp.process.output().includes(cp.dataplaneKey.slice(3)), 'the dataplane key must not be logged')
+  })
+
+  it('keeps the generated root key and the database (with its WAL) readable by its owner only', () => {
+    for (const name of ['root.key', 'agentrouter.db', 'agentrouter.db-wal', 'agentrouter.db-shm']) {
+      assert.equal(statSync(join(cp.dataDir, name)).mode & 0o777, 0o600, name)
+    }
+    const rootKey = readFileSync(join(cp.dataDir, 'root.key'), 'utf8').trim()
+    assert.ok(!cp.process.output().includes(rootKey), 'the root key must not be logged')
   })
 
   it('answers /healthz and /readyz', async () => {
