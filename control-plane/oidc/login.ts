@@ -6,7 +6,7 @@
  * the ID token (issuer, audience, nonce, signature: `openid-client`), and finds or provisions
  * the identity.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import * as oidc from 'openid-client'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
@@ -87,8 +87,9 @@ export class OidcLogin {
     if (!pending || pending.expires_at <= nowMicros()) {
       throw invalidArgument('state', 'is unknown, expired or already used: start the login again')
     }
-    const challenge = createHash('sha256').update(request.codeVerifier).digest('base64url')
-    if (challenge !== pending.code_challenge) {
+    const challenge = Buffer.from(createHash('sha256').update(request.codeVerifier).digest('base64url'))
+    const expected = Buffer.from(pending.code_challenge)
+    if (challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) {
       throw invalidArgument('code_verifier', 'does not match the code_challenge of this login')
     }
     const issuer = this.#issuers.get(pending.issuer_alias)
