@@ -97,7 +97,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   const byok = new ProviderKeyCache((req) => client.internal.resolveProviderKey(req), revocations, {
     ttlMs: config.byok.ttlMs,
     maxEntries: config.byok.maxEntries,
-    observe: (event) => metrics.byokLookup(event).inc(),
+    observe: (event) => metrics.byokLookup(event).value++,
   })
   auth.check = authCheck
   auth.byok = byok

@@ -1,9 +1,10 @@
 /**
- * @module The dataplane's Prometheus metrics, in a registry of its own. Counters on the request
- * path are bound to their labels once (`labels(...)` children, cached per value), so recording
- * costs an increment, not a label lookup.
+ * @module The dataplane's Prometheus metrics, in a registry of its own. Those recorded on the
+ * request path are `HotCounter` / `HotHistogram` cells (see `hot-metrics.ts`): recording is a
+ * field increment; the rest are prom-client metrics, most read from their sources at scrape time.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { HotCounter, HotHistogram } from './hot-metrics.ts'
 
 export interface MetricSources {
   revocationSetSize(): number
@@ -23,66 +24,62 @@ export type DataplaneMetrics = ReturnType<typeof createMetrics>
 export function createMetrics(sources: MetricSources) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'agentrouter_dp_' })
-  const authDecisions = new Counter({
-    name: 'agentrouter_dp_auth_decisions_total',
-    help: 'Auth checks by outcome (ok_cached, ok_verified, or the refusal reason)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  })
-  const upstreamResponses = new Counter({
-    name: 'agentrouter_dp_upstream_responses_total',
-    help: 'Upstream responses by provider and status (0: no response: connection failure or timeout)',
-    labelNames: ['provider', 'status'] as const,
-    registers: [registry],
-  })
-  const upstreamLatency = new Histogram({
-    name: 'agentrouter_dp_upstream_latency_seconds',
-    help: 'Time from dispatch to the upstream response headers, by provider',
-    labelNames: ['provider'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  })
-  const byokLookups = new Counter({
-    name: 'agentrouter_dp_byok_cache_total',
-    help: 'Provider-key cache lookups: hit, miss, stale_served (control plane unreachable)',
-    labelNames: ['result'] as const,
-    registers: [registry],
-  })
+  const authDecisions = new HotCounter(
+    registry,
+    'agentrouter_dp_auth_decisions_total',
+    'Auth checks by outcome (ok, or the refusal reason)',
+    ['outcome'],
+  )
+  const upstreamResponses = new HotCounter(
+    registry,
+    'agentrouter_dp_upstream_responses_total',
+    'Upstream responses by provider and status (0: no response: connection failure or timeout)',
+    ['provider', 'status'],
+  )
+  const upstreamLatency = new HotHistogram(
+    registry,
+    'agentrouter_dp_upstream_latency_seconds',
+    'Time from dispatch to the upstream response headers, by provider',
+    ['provider'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  )
+  const byokLookups = new HotCounter(
+    registry,
+    'agentrouter_dp_byok_cache_total',
+    'Provider-key cache lookups: hit, miss, stale_served (control plane unreachable)',
+    ['result'],
+  )
+  const authDuration = new HotHistogram(
+    registry,
+    'agentrouter_dp_auth_check_duration_seconds',
+    'Time to authenticate a request (cached hits are ~1 µs; first-seen tokens pay a verify)',
+    [],
+    [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
+  )
   const perLabel = <T>(make: (label: string) => T) => {
-    const children = new Map<string, T>()
+    const cells = new Map<string, T>()
     return (label: string): T => {
-      let child = children.get(label)
-      if (child === undefined) {
-        child = make(label)
-        children.set(label, child)
+      let cell = cells.get(label)
+      if (cell === undefined) {
+        cell = make(label)
+        cells.set(label, cell)
       }
-      return child
+      return cell
     }
   }
-  const statusChild = new Map<
-    string,
-    ReturnType<typeof perLabel<ReturnType<typeof upstreamResponses.labels>>>
-  >()
+  const statusCells = perLabel((provider) => perLabel((status) => upstreamResponses.cell(provider, status)))
 
   return {
     registry,
-    authDecision: perLabel((outcome) => authDecisions.labels(outcome)),
-    authDuration: new Histogram({
-      name: 'agentrouter_dp_auth_check_duration_seconds',
-      help: 'Time to authenticate a request (cached hits are ~1 µs; first-seen tokens pay a verify)',
-      buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
-      registers: [registry],
-    }),
+    /** The counter cell of an auth outcome: `.value++`. */
+    authDecision: perLabel((outcome) => authDecisions.cell(outcome)),
+    authDuration: authDuration.cell(),
     upstreamStatus(provider: string, status: number) {
-      let byStatus = statusChild.get(provider)
-      if (!byStatus) {
-        byStatus = perLabel((s) => upstreamResponses.labels(provider, s))
-        statusChild.set(provider, byStatus)
-      }
-      byStatus(String(status)).inc()
+      statusCells(provider)(String(status)).value++
     },
-    upstreamLatency: perLabel((provider) => upstreamLatency.labels(provider)),
-    byokLookup: perLabel((result) => byokLookups.labels(result)),
+    upstreamLatency: perLabel((provider) => upstreamLatency.cell(provider)),
+    /** The counter cell of a provider-key cache event: `.value++`. */
+    byokLookup: perLabel((result) => byokLookups.cell(result)),
     jwksRefreshes: new Counter({
       name: 'agentrouter_dp_jwks_refreshes_total',
       help: 'JWKS fetches by trigger and result',

@@ -103,11 +103,11 @@ class RequestHandler {
         )
         return
       }
-      metrics.authDecision(outcome.reason).inc()
+      metrics.authDecision(outcome.reason).value++
       send(res, outcome.code, outcome.message)
       return
     }
-    metrics.authDecision('ok').inc()
+    metrics.authDecision('ok').value++
     const provider = route.adapter.provider
     const span = startSpan('dataplane.byok', trace)
     const key = this.#deps.byok.get(outcome.claims, provider)

@@ -28,6 +28,9 @@ export interface ExchangeDeps {
 }
 
 const CLIENT_GONE = new Error('the client went away')
+/** The exchange a request or response belongs to: lets shared listener functions find it. */
+const EXCHANGE = Symbol('exchange')
+type Carrier = { [EXCHANGE]?: Exchange }
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage
@@ -72,47 +75,58 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#tooLarge()
       return
     }
-    this.#res.on('close', this.#onClientClose)
-    req.on('data', this.#onBodyChunk)
-    req.on('end', this.#onBodyEnd)
-    req.on('error', this.#onClientClose)
-    if (key instanceof Promise) key.then(this.#onKey, this.#onKeyError)
-    else this.#key = key
+    // Listeners are shared functions that find the exchange on the emitter, not closures made
+    // per request: this is the hot path.
+    ;(req as Carrier)[EXCHANGE] = this
+    ;(this.#res as Carrier)[EXCHANGE] = this
+    this.#res.on('close', Exchange.#onClientClose)
+    req.on('data', Exchange.#onBodyChunk)
+    req.on('end', Exchange.#onBodyEnd)
+    req.on('error', Exchange.#onClientClose)
+    if (key instanceof Promise) {
+      key.then(
+        (k) => {
+          this.#key = k
+          this.#forwardWhenReady()
+        },
+        (err) => {
+          if (this.#finished) return
+          this.#finished = true
+          sendError(this.#res, err)
+        },
+      )
+    } else this.#key = key
   }
 
   // --- the client side ---
 
-  readonly #onBodyChunk = (chunk: Buffer): void => {
-    if (this.#finished) return
-    this.#bodyBytes += chunk.length
-    if (this.#bodyBytes > this.#deps.bodyLimitBytes) this.#tooLarge()
-    else this.#chunks.push(chunk)
+  static #onBodyChunk(this: IncomingMessage, chunk: Buffer): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the emitter as `this`
+    const ex = (this as Carrier)[EXCHANGE]!
+    if (ex.#finished) return
+    ex.#bodyBytes += chunk.length
+    if (ex.#bodyBytes > ex.#deps.bodyLimitBytes) ex.#tooLarge()
+    else ex.#chunks.push(chunk)
   }
 
-  readonly #onBodyEnd = (): void => {
-    this.#bodyDone = true
-    this.#forwardWhenReady()
+  static #onBodyEnd(this: IncomingMessage): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the emitter as `this`
+    const ex = (this as Carrier)[EXCHANGE]!
+    ex.#bodyDone = true
+    ex.#forwardWhenReady()
   }
 
-  readonly #onKey = (key: ProviderKey): void => {
-    this.#key = key
-    this.#forwardWhenReady()
+  static #onClientClose(this: IncomingMessage | ServerResponse): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the emitter as `this`
+    const ex = (this as Carrier)[EXCHANGE]!
+    if (ex.#finished || ex.#res.writableFinished) return
+    ex.#finished = true
+    ex.#abort?.(CLIENT_GONE)
   }
 
-  readonly #onKeyError = (err: unknown): void => {
-    if (this.#finished) return
-    this.#finished = true
-    sendError(this.#res, err)
-  }
-
-  readonly #onClientClose = (): void => {
-    if (this.#finished || this.#res.writableFinished) return
-    this.#finished = true
-    this.#abort?.(CLIENT_GONE)
-  }
-
-  readonly #onDrain = (): void => {
-    this.#resume?.()
+  static #onDrain(this: ServerResponse): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the emitter as `this`
+    ;(this as Carrier)[EXCHANGE]!.#resume?.()
   }
 
   #tooLarge(): void {
@@ -185,7 +199,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.#finished) return false
     if (this.#res.write(chunk)) return true
-    this.#res.once('drain', this.#onDrain)
+    this.#res.once('drain', Exchange.#onDrain)
     return false
   }
 

@@ -57,7 +57,8 @@ export function upstreamHeaders(
 
 /** The header names a `Connection` header lists, which are hop-by-hop too. */
 export function connectionListed(connection: string | undefined): Set<string> | undefined {
-  if (!connection) return undefined
+  // Nearly every request says just one of these: no list to parse.
+  if (!connection || connection === 'keep-alive' || connection === 'close') return undefined
   const names = new Set<string>()
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase()
