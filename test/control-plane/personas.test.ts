@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { type Persona, routes } from '../../shared/contract/routes.ts'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { assertError, decodeJwt, type HttpResult, http, tableCounts } from '../support/http.ts'
 
@@ -94,6 +95,36 @@ describe('personas', () => {
         )
       }
       assert.deepEqual(tableCounts(cp.dataDir), counts)
+    })
+
+    /** Who each persona of the route table refuses with permission_denied. */
+    const REFUSED: Record<Exclude<Persona, 'public'>, Who[]> = {
+      session: ['alice prompt key', 'dataplane key', 'admin key'],
+      authenticated: ['dataplane key'],
+      admin: ['alice prompt key', 'alice session', 'dataplane key'],
+      revocations: ['alice prompt key', 'alice session'],
+      secret_value: ['alice prompt key', 'alice session', 'root session'],
+      dataplane: ['alice prompt key', 'alice session', 'admin key', 'root session'],
+    }
+
+    it('checks the credential and the persona of every route in the route table before reading its input', async () => {
+      const counts = tableCounts(cp.dataDir)
+      for (const [id, spec] of Object.entries(routes)) {
+        if (spec.persona === 'public') continue
+        // Placeholders: a refusal must come before the path, query and body are even validated.
+        const path = spec.path.replace(/\{\w+\}/g, 'x')
+        const body = spec.method === 'POST' || spec.method === 'PUT' ? {} : undefined
+        assertError(await call(spec.method, path, undefined, body), 'unauthenticated', undefined, id)
+        for (const who of REFUSED[spec.persona]) {
+          assertError(
+            await call(spec.method, path, token(who), body),
+            'permission_denied',
+            undefined,
+            `${who} ${id}`,
+          )
+        }
+      }
+      assert.deepEqual(tableCounts(cp.dataDir), counts, 'nothing written')
     })
 
     it('session-only endpoints (logout, issue key, revoke key) refuse API keys with permission_denied', async () => {
