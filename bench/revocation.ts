@@ -53,7 +53,9 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
     const fromRequest: number[] = []
     const deleteMs: number[] = []
     for (let r = 0; r < reps; r++) {
-      const m = await endToEnd(tenant, dp.url)
+      const m = await endToEnd(tenant, dp.url).catch((err: Error) => {
+        throw new Error(`${err.message}; the dataplane said:\n${dp.process.output().slice(-3000)}`)
+      })
       e2e.push(m.e2eMs)
       fromRequest.push(m.fromRequestMs)
       deleteMs.push(m.deleteMs)
@@ -124,6 +126,7 @@ async function endToEnd(
   const headers = { authorization: `Bearer ${issued.secret}` }
   let deleteReturnedAt: number | undefined
   let okCount = 0
+  let failed: unknown
   const poll = (async () => {
     let firstAny: number | undefined
     const deadline = performance.now() + 10_000
@@ -142,7 +145,11 @@ async function endToEnd(
     }
     throw new Error('e2e poll: no 401 within 10 s of the revocation')
   })()
-  while (okCount < 20) await sleep(5)
+  poll.catch((err) => {
+    failed = err
+  })
+  while (okCount < 20 && failed === undefined) await sleep(5)
+  if (failed !== undefined) throw failed
   const deleteSentAt = performance.now()
   await tenant.login.client.me.revokeKey(issued.key.id)
   deleteReturnedAt = performance.now()

@@ -10,7 +10,7 @@
  *
  * This process is the load generator; it pins itself to the load core (see lib/cpu.ts).
  */
-import { availableParallelism } from 'node:os'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { benchAuth } from './auth.ts'
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   killTrackedOnExit()
   const log = (line: string) => process.stderr.write(`${line}\n`)
   log(
-    `bench: ${budget.quick ? 'quick smoke run' : 'full run'} on ${availableParallelism()} × ${cpuModel()}, Node ${process.version}`,
+    `bench: ${budget.quick ? 'quick smoke run' : 'full run'} on ${cpus().length} × ${cpuModel()}, Node ${process.version}`,
   )
   log(`bench: ${describePinning()}`)
 

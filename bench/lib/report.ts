@@ -5,7 +5,7 @@
  * Targets and missing-figure reasons are printed, never written, so the JSON keeps that shape.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus } from 'node:os'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 
 export interface Figure {
@@ -78,7 +78,8 @@ export class Report {
     return {
       date: date.toISOString(),
       node: process.version,
-      cpus: availableParallelism?.() ?? cpus().length,
+      // The machine's CPUs, not this process's affinity (it pins itself to one).
+      cpus: cpus().length,
       results,
     }
   }
