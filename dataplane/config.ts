@@ -30,7 +30,7 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_POLL_INTERVAL: 'safety-net `since` poll of the revocation list (default 30s)',
   AGENTROUTER_DP_STREAM_IDLE_TIMEOUT: 'reconnect when the stream is silent this long (default 35s)',
   AGENTROUTER_DP_RECONNECT_MAX: 'longest back-off between stream reconnects (default 30s)',
-  AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period (default 5m)',
+  AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
   AGENTROUTER_DP_JWKS_MIN_INTERVAL: 'least time between two unknown-kid refetches (default 10s)',
   AGENTROUTER_DP_PERSIST_DELAY: 'debounce of snapshot writes after a change (default 1s)',
   AGENTROUTER_DP_TOKEN_CACHE_SIZE: 'verified tokens kept (default 10000)',
@@ -111,7 +111,8 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       pollIntervalMs: positiveDuration(vars, 'AGENTROUTER_DP_POLL_INTERVAL', 30_000),
       streamIdleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_STREAM_IDLE_TIMEOUT', 35_000),
       reconnectMaxMs: positiveDuration(vars, 'AGENTROUTER_DP_RECONNECT_MAX', 30_000),
-      jwksRefreshMs: positiveDuration(vars, 'AGENTROUTER_DP_JWKS_REFRESH', 300_000),
+      // The control plane's JWKS max-age is 5 minutes by default: refresh before it lapses.
+      jwksRefreshMs: positiveDuration(vars, 'AGENTROUTER_DP_JWKS_REFRESH', 240_000),
       jwksMinIntervalMs: v.duration(vars, 'AGENTROUTER_DP_JWKS_MIN_INTERVAL', 10_000),
       persistDelayMs: v.duration(vars, 'AGENTROUTER_DP_PERSIST_DELAY', 1_000),
     },

@@ -20,6 +20,9 @@ import { type Context, propagatedFields, requestContext, startSpan } from '../tr
 import { rawErrorResponse, send } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
 
+/** The longest a request with an unknown `kid` waits for the JWKS fetch it started or joined. */
+const UNKNOWN_KID_WAIT_MS = 2_000
+
 export interface ServerDeps {
   auth: AuthCheck
   keys: KeySet
@@ -95,12 +98,19 @@ class RequestHandler {
     const { metrics } = this.#deps
     if (!outcome.ok) {
       // A `kid` we do not hold: the set is being refetched (single-flight, rate limited), and
-      // this request waits for that fetch rather than failing a token signed by a new key.
+      // this request waits for that fetch (at most UNKNOWN_KID_WAIT_MS) rather than failing a
+      // token signed by a key published a moment ago. With no fetch running (rate limited), it
+      // is refused at once.
       const pending = outcome.reason === 'unknown_key' && !retried ? this.#deps.keys.pending : undefined
       if (pending) {
-        pending.then(() =>
-          this.#authorized(req, res, route, trace, token, this.#deps.auth.check(token), true),
-        )
+        let timer: NodeJS.Timeout | undefined
+        const bounded = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, UNKNOWN_KID_WAIT_MS)
+        })
+        Promise.race([pending, bounded]).then(() => {
+          clearTimeout(timer)
+          this.#authorized(req, res, route, trace, token, this.#deps.auth.check(token), true)
+        })
         return
       }
       metrics.authDecision(outcome.reason).value++
