@@ -13,6 +13,10 @@ export interface ProjectScope {
   project: ProjectRow
 }
 
+/** A path segment that asks for the caller's default: absent, empty or `-`. */
+const wantsDefault = (segment: string | undefined): boolean =>
+  segment === undefined || segment === '' || segment === '-'
+
 export class Tenancy {
   constructor(private readonly store: TenancyStore) {}
 
@@ -52,15 +56,23 @@ export class Tenancy {
     return { customer, project }
   }
 
+  /** The customer id a path segment names, `-` meaning the identity's default customer. */
+  customerIdFor(identity: IdentityRow, segment: string | undefined): string {
+    const customerId = wantsDefault(segment) ? identity.default_customer_id : segment
+    if (!customerId) {
+      throw new ApiError('failed_precondition', 'the caller has no default customer: name customer_id')
+    }
+    return customerId
+  }
+
   /** Resolves `-` segments to the identity's default customer and project. */
   scopeFor(
     identity: IdentityRow,
     customerSegment: string | undefined,
     projectSegment: string | undefined,
   ): ProjectScope {
-    const wantsDefault = (s: string | undefined) => s === undefined || s === '' || s === '-'
-    const customerId = wantsDefault(customerSegment) ? identity.default_customer_id : customerSegment!
-    const projectId = wantsDefault(projectSegment) ? identity.default_project_id : projectSegment!
+    const customerId = wantsDefault(customerSegment) ? identity.default_customer_id : customerSegment
+    const projectId = wantsDefault(projectSegment) ? identity.default_project_id : projectSegment
     if (!customerId || !projectId) {
       throw new ApiError(
         'failed_precondition',

@@ -415,7 +415,7 @@ describe('personas', () => {
       assertError(await call('DELETE', '/v1/admin/keys/bogus', cp.adminKey), 'invalid_argument', 'key_id')
     })
 
-    it('resolves the `-` segment to the admin session’s default customer and project', async () => {
+    it('resolves the `-` segment to the admin session’s default customer and project, for members and new projects', async () => {
       const path = `/v1/admin/customers/-/projects/-/members/${bob.identityId}`
       const res = await call('PUT', path, root.sessionToken, { role: 'member' })
       assert.equal(res.status, 200, res.text)
@@ -423,6 +423,18 @@ describe('personas', () => {
       assert.equal(res.body.member.customer_id, root.customerId)
       const viaKey = await call('PUT', path, cp.adminKey, { role: 'member' })
       assertError(viaKey, 'failed_precondition', undefined, 'the bootstrap admin has no default project')
+
+      const project = await call('POST', '/v1/admin/customers/-/projects', root.sessionToken, {
+        name: 'dash',
+      })
+      assert.equal(project.status, 200, project.text)
+      assert.equal(project.body.project.customer_id, root.customerId)
+      assertError(
+        await call('POST', '/v1/admin/customers/-/projects', cp.adminKey, { name: 'dash' }),
+        'failed_precondition',
+        undefined,
+        'the bootstrap admin has no default customer',
+      )
     })
 
     it('answers not_found for a well-formed customer or project that does not exist', async () => {

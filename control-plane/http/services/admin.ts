@@ -2,7 +2,6 @@
  * @module The Admin persona's routes: tenancy, admin and dataplane keys, connected dataplanes,
  * signing-key rotation.
  */
-import { ApiError } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
@@ -15,11 +14,7 @@ export function adminRoutes(router: Router, s: Services): void {
   })
 
   router.on('createProject', ({ params, body, principal }) => {
-    const customerId =
-      params.customer_id === '-' ? principal.identity.default_customer_id : params.customer_id
-    if (!customerId) {
-      throw new ApiError('failed_precondition', 'the caller has no default customer: name customer_id')
-    }
+    const customerId = s.tenancy.customerIdFor(principal.identity, params.customer_id)
     const row = s.tenancy.createProject(customerId, body.name)
     return {
       project: {
