@@ -68,7 +68,7 @@ process.stdout.write(
     'AgentRouter is running:',
     `  control plane   ${cp.url}   (OpenAPI: ${cp.url}/openapi.json)`,
     `  dataplane       ${dp.url}   (OpenAI: ${dp.url}/openai/v1, Anthropic: ${dp.url}/anthropic/v1)`,
-    cp.dev_idp ? `  development IdP ${cp.dev_idp}   (any login, any password)` : '',
+    cp.dev_idp ? `  development IdP ${cp.dev_idp}   (any login, any password)` : undefined,
     `  admin key file  ${cp.bootstrap_admin_key_file}`,
     '',
     `  export AGENTROUTER_BASE_URL=${cp.url}`,
