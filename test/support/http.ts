@@ -59,6 +59,10 @@ export async function http(
   return { status: response.status, headers: response.headers, text, body: parsed }
 }
 
+/**
+ * The contract's code → HTTP table, restated from api.md on purpose rather than imported from
+ * `shared/errors.ts`: a test that took the server's own table could not catch it drifting.
+ */
 const STATUS: Record<ErrorCode, number> = {
   invalid_argument: 400,
   unauthenticated: 401,
