@@ -17,12 +17,11 @@ import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
 import type { DataplaneRegistry } from '../dataplanes/registry.ts'
 import type { ControlPlaneMetrics } from '../metrics.ts'
-import { type RevocationLog, toWire } from '../revocations/log.ts'
+import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
 import type { RevocationRow } from '../store/revocations.ts'
 import { Authenticator } from './authenticate.ts'
 import { rawErrorResponse, toApiError } from './errors.ts'
 import { requirePersona } from './principal.ts'
-import { parseCursor } from './services/tokens.ts'
 
 export const STREAM_PATH = '/v1/tokens/revocations/stream'
 const BACKLOG_PAGE = 500

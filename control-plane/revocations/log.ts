@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
-import { formatMicros, nowMicros } from '../../shared/time.ts'
+import { invalidArgument } from '../../shared/errors.ts'
+import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
 import type { RevocationRow, RevocationStore } from '../store/revocations.ts'
 
 export interface RevocationRequest {
@@ -15,6 +16,14 @@ export interface RevocationRequest {
   /** Microseconds: when the revoked credential would have expired anyway. */
   expiresAt: number
   reason: string
+}
+
+/** Reads a `since` cursor (RFC 3339); absent means the beginning. */
+export function parseCursor(since: string | undefined): number {
+  if (since === undefined) return 0
+  const micros = parseMicros(since)
+  if (micros === undefined) throw invalidArgument('since', 'must be an RFC 3339 timestamp')
+  return micros
 }
 
 export const toWire = (r: RevocationRow): Revocation => ({

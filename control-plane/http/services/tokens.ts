@@ -1,19 +1,10 @@
 /**
  * @module TokensService routes: the revocation list. (The stream is in `../stream.ts`.)
  */
-import { invalidArgument } from '../../../shared/errors.ts'
-import { formatMicros, parseMicros } from '../../../shared/time.ts'
-import { toWire } from '../../revocations/log.ts'
+import { formatMicros } from '../../../shared/time.ts'
+import { parseCursor, toWire } from '../../revocations/log.ts'
 import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
-
-/** Parses a `since` cursor; absent means the beginning. */
-export function parseCursor(since: string | undefined): number {
-  if (since === undefined) return 0
-  const micros = parseMicros(since)
-  if (micros === undefined) throw invalidArgument('since', 'must be an RFC 3339 timestamp')
-  return micros
-}
 
 export function tokenRoutes(router: Router, s: Services): void {
   router.on('getRevocationList', ({ query }) => {
