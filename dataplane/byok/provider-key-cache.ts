@@ -128,6 +128,8 @@ export class ProviderKeyCache {
           this.#observe('stale_served')
           return stale
         }
+        // The control plane answered (no key, not a member): whatever was cached no longer applies.
+        if (stale && !TRANSIENT.has(code)) this.#entries.delete(cacheKey)
         throw providerKeyError(err, provider, claims)
       }
       const { id } = resolved.key
