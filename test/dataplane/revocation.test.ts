@@ -57,6 +57,23 @@ describe('revocations reach the dataplane', () => {
     assert.equal(leaked.length, 0)
   })
 
+  it('rotating an AI key’s secret reaches the dataplane within one second', async () => {
+    const erin = await world.caller('erin@example.com')
+    const { key } = await erin.client.aikeys.register('-', '-', 'openai', 'rotating', 'sk-erin-before')
+    assert.equal((await chat(world.dp.url, erin.apiKey)).status, 200)
+    assert.equal(world.upstream.requests.at(-1)!.headers.authorization, 'Bearer sk-erin-before')
+    // BYOK plaintext lives in the secret service: realm byok, owner system, named by the key id.
+    await world.cp.admin.secret.rotateSecret({ name: key.id, realm: 'byok', newValue: 'sk-erin-after' })
+    await within(
+      1_000,
+      async () => {
+        await chat(world.dp.url, erin.apiKey)
+        return world.upstream.requests.at(-1)!.headers.authorization === 'Bearer sk-erin-after'
+      },
+      'the rotated value is injected',
+    )
+  })
+
   it('signing-key rotation: new-key tokens verify without a restart, retired-key tokens keep verifying', async () => {
     const oldKid = headerOf(alice.apiKey).kid
     const rotated = await world.cp.admin.admin.rotateSigningKey({ activateAfterMs: 0 })
