@@ -163,7 +163,11 @@ export class Secrets extends EventEmitter<{
       { size: input.page_size, token: input.page_token },
     )
     const now = nowMicros()
-    return { secrets: rows.map((r) => this.#view(r, now)), next_page_token: nextPageToken }
+    const versions = this.#store.versionsOfMany(rows.map((r) => r.id))
+    return {
+      secrets: rows.map((r) => secretView(r, versions.get(r.id) ?? [], now)),
+      next_page_token: nextPageToken,
+    }
   }
 
   delete(caller: SecretCaller, ref: SecretRef): void {
@@ -300,8 +304,8 @@ export class Secrets extends EventEmitter<{
     return row
   }
 
-  #view(row: SecretRow, now = nowMicros()): Secret {
-    return secretView(row, this.#store.versionsOf(row.id), now)
+  #view(row: SecretRow): Secret {
+    return secretView(row, this.#store.versionsOf(row.id), nowMicros())
   }
 
   #announce(row: SecretRow): void {

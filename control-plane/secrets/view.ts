@@ -5,19 +5,22 @@
  */
 import type { Secret } from '../../shared/contract/secrets.ts'
 import { formatMicros } from '../../shared/time.ts'
-import type { SecretRow, SecretVersionRow, VersionStatus } from '../store/secrets.ts'
+import type { SecretRow, SecretVersionMeta, VersionStatus } from '../store/secrets.ts'
 
-export function effectiveStatus(v: SecretVersionRow, now: number): VersionStatus {
+export function effectiveStatus(
+  v: Pick<SecretVersionMeta, 'status' | 'expires_at'>,
+  now: number,
+): VersionStatus {
   if (v.status === 'rotated_pending' && v.expires_at !== null && v.expires_at <= now) return 'expired'
   return v.status
 }
 
 /** `rotated_pending` while a previous version is in its grace period, else `active`. */
-export function secretStatus(versions: SecretVersionRow[], now: number): VersionStatus {
+export function secretStatus(versions: SecretVersionMeta[], now: number): VersionStatus {
   return versions.some((v) => effectiveStatus(v, now) === 'rotated_pending') ? 'rotated_pending' : 'active'
 }
 
-export function secretView(row: SecretRow, versions: SecretVersionRow[], now: number): Secret {
+export function secretView(row: SecretRow, versions: SecretVersionMeta[], now: number): Secret {
   return {
     id: row.id,
     name: row.name,

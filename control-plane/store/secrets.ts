@@ -30,6 +30,13 @@ export interface SecretVersionRow {
   expires_at: number | null
 }
 
+/** What a version's metadata shows: no key material, no ciphertext. */
+export type SecretVersionMeta = Pick<
+  SecretVersionRow,
+  'secret_id' | 'version' | 'status' | 'created_at' | 'expires_at'
+>
+const VERSION_META = 'secret_id, version, status, created_at, expires_at'
+
 /** A version with what its AAD binds it to: the secret's realm and owner. */
 export interface BoundVersionRow extends SecretVersionRow {
   realm: string
@@ -70,6 +77,7 @@ export class SecretStore {
   readonly #list
   readonly #insertVersion
   readonly #versionsOf
+  readonly #versionsOfMany
   readonly #version
   readonly #markPending
   readonly #expire
@@ -110,7 +118,13 @@ export class SecretStore {
       `INSERT INTO secret_versions (secret_id, version, status, kek_id, wrapped_data_key, ciphertext, created_at, expires_at)
        VALUES (@secret_id, @version, @status, @kek_id, @wrapped_data_key, @ciphertext, @created_at, @expires_at)`,
     )
-    this.#versionsOf = db.prepare('SELECT * FROM secret_versions WHERE secret_id = ? ORDER BY version')
+    this.#versionsOf = db.prepare(
+      `SELECT ${VERSION_META} FROM secret_versions WHERE secret_id = ? ORDER BY version`,
+    )
+    this.#versionsOfMany = db.prepare(
+      `SELECT ${VERSION_META} FROM secret_versions WHERE secret_id IN (SELECT value FROM json_each(?))
+       ORDER BY secret_id, version`,
+    )
     this.#version = db.prepare('SELECT * FROM secret_versions WHERE secret_id = ? AND version = ?')
     this.#markPending = db.prepare(
       "UPDATE secret_versions SET status = 'rotated_pending', expires_at = ? WHERE secret_id = ? AND version = ? AND status = 'active'",
@@ -170,8 +184,20 @@ export class SecretStore {
     this.#insertVersion.run(row)
   }
 
-  versionsOf(secretId: string): SecretVersionRow[] {
-    return this.#versionsOf.all(secretId) as SecretVersionRow[]
+  /** The metadata of a secret's versions, oldest first. */
+  versionsOf(secretId: string): SecretVersionMeta[] {
+    return this.#versionsOf.all(secretId) as SecretVersionMeta[]
+  }
+
+  /** The metadata of several secrets' versions in one query, by secret id, oldest first. */
+  versionsOfMany(secretIds: readonly string[]): Map<string, SecretVersionMeta[]> {
+    const bySecret = new Map<string, SecretVersionMeta[]>()
+    for (const v of this.#versionsOfMany.all(JSON.stringify(secretIds)) as SecretVersionMeta[]) {
+      const versions = bySecret.get(v.secret_id)
+      if (versions) versions.push(v)
+      else bySecret.set(v.secret_id, [v])
+    }
+    return bySecret
   }
 
   version(secretId: string, version: number): SecretVersionRow | undefined {

@@ -203,6 +203,19 @@ describe('secrets API', () => {
       'every secret once, in creation order',
     )
 
+    const listed = (await cp.admin.secret.listSecrets({ realm: 'listing', pageSize: 1000 })).secrets
+    for (const secret of listed) {
+      const { secret: got } = await cp.admin.secret.getSecret({ name: secret.name, realm: 'listing' })
+      assert.deepEqual(secret, got, `${secret.name}: listed as get shows it, versions included`)
+    }
+    assert.deepEqual(
+      listed.find((s) => s.name === 'listed-1')?.versions.map((v) => [v.version, v.status]),
+      [
+        [1, 'rotated_pending'],
+        [2, 'active'],
+      ],
+    )
+
     const names = async (req: Parameters<Client['secret']['listSecrets']>[0]) =>
       (await cp.admin.secret.listSecrets(req)).secrets.map((s) => s.name)
     assert.deepEqual(await names({ realm: 'listing', tags: 'team=a' }), [
