@@ -52,6 +52,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   const revocations = new RevocationSet()
   const upstreams = new Upstreams(config.upstreams, config.proxy)
   let snapshotWrittenAtMs = 0
+  let persistedJwks = ''
   let name = config.name ?? ''
 
   // Late-bound: the metrics read these objects, which need the metrics in their hooks.
@@ -84,7 +85,12 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     { refreshMs: config.sync.jwksRefreshMs, minIntervalMs: config.sync.jwksMinIntervalMs },
     log,
     {
-      loaded: () => writer.schedule(),
+      loaded: (jwks) => {
+        // The periodic refresh mostly finds the same set: rewrite the snapshot only on a change.
+        const text = JSON.stringify(jwks)
+        if (text !== persistedJwks) writer.schedule()
+        persistedJwks = text
+      },
       fetched: (trigger, ok) => metrics.jwksRefreshes.inc({ trigger, result: ok ? 'ok' : 'failed' }),
     },
   )
