@@ -119,6 +119,7 @@ export async function startControlPlane(
   const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
+  revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore)
   const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)

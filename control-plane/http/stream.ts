@@ -145,7 +145,6 @@ export class RevocationStream {
   }
 
   #publish(row: RevocationRow): void {
-    this.metrics.revocationsIssued.inc({ kind: row.kind })
     const text = revocationMessage(row)
     for (const sub of this.#subscribers.values()) {
       if (sub.catchingUp) continue
