@@ -48,6 +48,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #span: Span | undefined
   #startedAt = 0
   #status = 0
+  #corked = false
   /** The exchange is over: answered, failed, or abandoned by the client. */
   #finished = false
 
@@ -124,6 +125,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ex.#abort?.(CLIENT_GONE)
   }
 
+  /**
+   * Headers and chunks parsed from one upstream read arrive in the same tick: corked until the
+   * next tick, they leave in one write, and none is held back longer than that.
+   */
+  #corkForThisTick(): void {
+    if (this.#corked) return
+    this.#corked = true
+    this.#res.cork()
+    process.nextTick(Exchange.#uncork, this)
+  }
+
+  static #uncork(ex: Exchange): void {
+    ex.#corked = false
+    ex.#res.uncork()
+  }
+
   static #onDrain(this: ServerResponse): void {
     // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the emitter as `this`
     ;(this as Carrier)[EXCHANGE]!.#resume?.()
@@ -189,15 +206,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#span?.setAttribute('http.response.status_code', status)
     if (this.#finished) return false
     const headers = downstreamHeaders(rawHeaders)
+    this.#corkForThisTick()
     this.#res.writeHead(status, headers)
-    // A stream's headers go out now, not with its first event, so its client sees it start. A
-    // response of known length keeps headers and body in one write.
+    // A stream's headers leave this tick even if no event follows yet, so its client sees it
+    // start; corked, they share one write with the events parsed in the same tick.
     if (!hasContentLength(headers)) this.#res.flushHeaders()
     return true
   }
 
   onData(chunk: Buffer): boolean {
     if (this.#finished) return false
+    this.#corkForThisTick()
     if (this.#res.write(chunk)) return true
     this.#res.once('drain', Exchange.#onDrain)
     return false
