@@ -51,13 +51,16 @@ interface Hop {
   headers: Record<string, string>
 }
 
+let settleMs = 200
+
 interface Sample extends LoadResult {
   cpuUsPerReq: number
 }
 
 export async function benchProxy(report: Report, budget: Budget): Promise<void> {
   const cores = corePlan()
-  const seconds = budget.quick ? { json: 1, sse: 1, json_1conn: 1 } : { json: 3, sse: 3, json_1conn: 2 }
+  const seconds = budget.quick ? { json: 0.5, sse: 0.5, json_1conn: 0.5 } : { json: 3, sse: 3, json_1conn: 2 }
+  settleMs = budget.quick ? 50 : 200
   const rounds = budget.quick ? 1 : 3
   const unloadedRounds = budget.quick ? 1 : 2
   const started: Server[] = []
@@ -171,7 +174,7 @@ async function measure(hop: Hop, mode: Mode, durationSec: number): Promise<Sampl
   })
   const cpu = treeCpuSeconds(hop.server.pid) - cpu0
   // Let sockets and timers from the run settle before the next one starts.
-  await sleep(200)
+  await sleep(settleMs)
   return { ...result, cpuUsPerReq: result.ok ? (cpu * 1e6) / result.ok : Number.NaN }
 }
 
