@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
+import { seedEndpoints } from '../support/documents.ts'
 import { REPO_ROOT, tempDir } from '../support/process.ts'
 
-const SEEDS = join(REPO_ROOT, '..', 'shared', 'seeds')
 const SEED_IMPORT = /^import \{ Client \} from '@tetrate\/agentrouter-sdk'$/m
 const OUR_IMPORT = "import { Client } from 'agentrouter'"
 
@@ -26,21 +26,7 @@ interface Example {
 
 /** Every endpoint's `examples.typescript`, read from the seeds' JSON lines. */
 function seedExamples(): Example[] {
-  const out: Example[] = []
-  for (const seed of readdirSync(SEEDS)
-    .filter((f) => f.endsWith('.txt'))
-    .sort()) {
-    for (const line of readFileSync(join(SEEDS, seed), 'utf8').split('\n')) {
-      if (!line.startsWith('{')) continue
-      const doc = JSON.parse(line) as {
-        slug: string
-        persona: string
-        examples: { typescript: { files: Example['files'] } }
-      }
-      out.push({ slug: doc.slug, seed, persona: doc.persona, files: doc.examples.typescript.files })
-    }
-  }
-  return out
+  return seedEndpoints().map((e) => ({ slug: e.slug, seed: e.seed, persona: e.persona, files: e.typescript }))
 }
 
 type Credential = 'admin' | 'session' | 'logout-session'

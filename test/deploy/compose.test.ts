@@ -15,6 +15,7 @@ import { parse } from 'yaml'
 import { CONTROL_PLANE_VARIABLES, loadControlPlaneConfig } from '../../control-plane/config.ts'
 import { DATAPLANE_KEY_FILE as BOOTSTRAP_DATAPLANE_KEY_FILE } from '../../control-plane/identity/bootstrap.ts'
 import { DATAPLANE_KEY_FILE, DATAPLANE_VARIABLES, loadDataplaneConfig } from '../../dataplane/config.ts'
+import { contractText } from '../support/documents.ts'
 import { REPO_ROOT, tempDir } from '../support/process.ts'
 
 interface Service {
@@ -64,9 +65,9 @@ function namedMounts(service: Service): Record<string, string> {
   return out
 }
 
-/** The variables the contract's Configuration table names (../shared/api.md, read as data). */
+/** The variables the contract's Configuration table names (api.md, read as data). */
 function contractVariables(): string[] {
-  const api = readFileSync(join(REPO_ROOT, '..', 'shared', 'api.md'), 'utf8')
+  const api = contractText()
   const section = api.slice(api.indexOf('## Configuration'), api.indexOf('## Start, test, bench'))
   return [...new Set(section.match(/AGENTROUTER_[A-Z0-9_]+/g) ?? [])]
 }

@@ -5,37 +5,15 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { Client } from '../../shared/client/index.ts'
 import { LOOPBACK_REDIRECT, type LoginResult, loginThroughDevIdp } from '../support/control-plane.ts'
+import { type SeedEndpoint, seedEndpoints } from '../support/documents.ts'
 import { pkcePair } from '../support/pkce.ts'
 import { startStack, type TestStack } from '../support/stack.ts'
 
 const run = promisify(execFile)
-const SEEDS = new URL('../../../shared/seeds/', import.meta.url)
-
-interface SeedEndpoint {
-  verb: string
-  path: string
-  curl: string
-}
-
-/** Every documented endpoint with its curl line, read from the seed documents as data. */
-function seedEndpoints(): SeedEndpoint[] {
-  const out: SeedEndpoint[] = []
-  for (const file of readdirSync(SEEDS)
-    .filter((f) => /^\d{3}_.*\.txt$/.test(f))
-    .sort()) {
-    for (const line of readFileSync(new URL(file, SEEDS), 'utf8').split('\n')) {
-      if (!line.startsWith('{')) continue
-      const doc = JSON.parse(line) as { httpVerb: string; httpPath: string; examples: { curl: string } }
-      out.push({ verb: doc.httpVerb, path: doc.httpPath, curl: doc.examples.curl })
-    }
-  }
-  return out
-}
 
 async function curl(
   command: string,
