@@ -9,7 +9,7 @@ export type LogFields = Record<string, unknown>
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 const SECRET_FIELD =
-  /(secret|token|password|authorization|cookie|api[-_]?key|private|value|plaintext|verifier|^code$)/i
+  /(secret|token|password|authorization|cookie|api[-_]?key|private|value|plaintext|verifier|authorization_code)/i
 export const REDACTED = '[redacted]'
 
 export interface Logger {

@@ -111,7 +111,12 @@ export class TokenVerifier {
     const headerPart = token.slice(0, dot1)
     const payloadPart = token.slice(dot1 + 1, dot2)
     const signaturePart = token.slice(dot2 + 1)
-    if (!B64URL.test(headerPart) || !B64URL.test(payloadPart) || !B64URL.test(signaturePart)) {
+    if (
+      !B64URL.test(headerPart) ||
+      !B64URL.test(payloadPart) ||
+      !B64URL.test(signaturePart) ||
+      !canonicalTail(signaturePart)
+    ) {
       return { ok: false, reason: 'malformed' }
     }
 
@@ -161,6 +166,24 @@ export class TokenVerifier {
     }
     return { ok: true, claims: c as unknown as TokenClaims }
   }
+}
+
+const B64URL_VALUE = new Int8Array(128).fill(-1)
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
+  B64URL_VALUE[c.charCodeAt(0)] = i
+}
+
+/**
+ * True when the segment is the one canonical base64url spelling of its bytes: the unused low
+ * bits of its last character are zero. Otherwise several strings would carry the same signature,
+ * and a cache keyed by the token string would see one token as many.
+ */
+function canonicalTail(segment: string): boolean {
+  const rest = segment.length % 4
+  if (rest === 0) return true
+  if (rest === 1) return false
+  const last = B64URL_VALUE[segment.charCodeAt(segment.length - 1)]!
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0
 }
 
 function parseSegment(segment: string): Record<string, unknown> | undefined {

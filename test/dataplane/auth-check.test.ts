@@ -78,21 +78,21 @@ describe('AuthCheck', () => {
     assert.equal(!outcome.ok && outcome.code, 'unauthenticated')
   })
 
-  it('evicts every cached spelling of a revoked token (base64url has spare trailing bits)', async () => {
+  it('refuses a second spelling of a token (base64url has spare trailing bits) as malformed', async () => {
     const { k1, check, revoked } = await setup()
     const token = await k1.sign()
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
     const last = alphabet.indexOf(token.at(-1)!)
-    // The last of 342 signature characters carries 2 bits; the other 4 are ignored when decoding.
+    // The last of 342 signature characters carries 2 bits; the other 4 decode to nothing.
     const variant = token.slice(0, -1) + alphabet[(last & 0b110000) | (~last & 0b1111)]
     assert.notEqual(variant, token)
     assert.equal(check.check(token, NOW * 1000).ok, true)
-    assert.equal(check.check(variant, NOW * 1000).ok, true, 'the same signature, spelled differently')
-    assert.equal(check.cachedTokens, 2)
+    const outcome = check.check(variant, NOW * 1000)
+    assert.equal(!outcome.ok && outcome.reason, 'malformed', 'the same signature, spelled differently')
+    assert.equal(check.cachedTokens, 1)
     revoked.add(jtiOf(token), NOW + 600, NOW)
     assert.equal(check.cachedTokens, 0)
     assert.equal(check.check(token, NOW * 1000).ok, false)
-    assert.equal(check.check(variant, NOW * 1000).ok, false)
   })
 
   it('refuses a token without the inference scope as permission_denied', async () => {
