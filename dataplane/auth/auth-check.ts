@@ -2,7 +2,7 @@
  * @module The dataplane's auth check: one synchronous call per request, answered from local
  * state only. A new token is verified once by `TokenVerifier` (signature, `alg` pinning, `iss`,
  * `aud`, `exp`, `nbf`), checked against the revocation set, and cached until its `exp`. A token
- * seen before is a cache hit: a `Map.get` and an `exp` comparison, no allocation.
+ * seen before is a cache hit: an LRU get and an `exp` comparison, no allocation.
  *
  * A hit does not consult the revocation set: every revocation evicts the cached tokens carrying
  * its JTI synchronously, as it is applied, so a cached entry is never revoked. That keeps a hit
@@ -20,10 +20,10 @@
  *   if (!outcome.ok) reply(outcome.code, outcome.message)
  *   else forward(outcome.claims)
  */
+import { LRUCache } from 'lru-cache'
 import { hasScope, SCOPE, type TokenClaims } from '../../shared/tokens/claims.ts'
 import type { TokenVerifier, VerifyFailure } from '../../shared/tokens/verifier.ts'
 import type { RevocationSet } from './revocation-set.ts'
-import { SecondChanceCache } from './second-chance-cache.ts'
 
 /** A token that passed: its claims, and when the cached entry stops answering. */
 export interface VerifiedToken {
@@ -94,10 +94,13 @@ export const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
   ),
 }
 
+/** lru-cache allocates an options object per `get` unless one is passed. */
+const GET_OPTIONS = {}
+
 export class AuthCheck {
   readonly #verifier: TokenVerifier
   readonly #revocations: RevocationSet
-  readonly #cache: SecondChanceCache<string, VerifiedToken>
+  readonly #cache: LRUCache<string, VerifiedToken>
   /** JTI → the cached token strings carrying it, so a revocation evicts them at once. */
   readonly #tokensByJti = new Map<string, Set<string>>()
   readonly #onUnknownKey: ((kid: string) => void) | undefined
@@ -107,14 +110,14 @@ export class AuthCheck {
     this.#verifier = verifier
     this.#revocations = revocations
     this.#onUnknownKey = options.onUnknownKey
-    this.#cache = new SecondChanceCache<string, VerifiedToken>(
-      options.cacheSize ?? 10_000,
-      (entry, token) => {
+    this.#cache = new LRUCache<string, VerifiedToken>({
+      max: options.cacheSize ?? 10_000,
+      dispose: (entry, token) => {
         const tokens = this.#tokensByJti.get(entry.claims.jti)
         tokens?.delete(token)
         if (tokens?.size === 0) this.#tokensByJti.delete(entry.claims.jti)
       },
-    )
+    })
     revocations.onAdded((jti) => this.evictJti(jti))
   }
 
@@ -125,7 +128,7 @@ export class AuthCheck {
   check(token: string | undefined, nowMs: number = Date.now()): AuthOutcome {
     if (!token) return REFUSALS.missing
     if (nowMs > this.#freshUntilMs) return this.#verifier.hasKeys ? REFUSALS.stale : REFUSALS.no_keys
-    const hit = this.#cache.get(token)
+    const hit = this.#cache.get(token, GET_OPTIONS)
     if (hit !== undefined) {
       if (hit.expiresAtMs > nowMs) return hit
       this.#cache.delete(token) // and let the full check below name the reason

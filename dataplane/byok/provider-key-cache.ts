@@ -1,17 +1,17 @@
 /**
  * @module Which provider key serves a caller: resolved through the control plane's resolution
- * endpoint (user-scoped key first, else the project's), then kept in a bounded cache for a TTL,
+ * endpoint (user-scoped key first, else the project's), then kept in a bounded LRU for a TTL,
  * keyed by (project, identity, provider). Concurrent misses for one entry share one call. An
  * entry is dropped the moment its AI key is revoked or its secret changes (both arrive on the
  * revocation stream), and a resolution that raced such a change is used once but not kept.
  * While the control plane is unreachable an entry past its TTL keeps serving (it was not
  * revoked: that would have removed it), so cached callers keep working through an outage.
  */
+import { LRUCache } from 'lru-cache'
 import type { Provider } from '../../shared/contract/aikeys.ts'
 import { ApiError } from '../../shared/errors.ts'
 import type { TokenClaims } from '../../shared/tokens/claims.ts'
 import type { RevocationSet } from '../auth/revocation-set.ts'
-import { SecondChanceCache } from '../auth/second-chance-cache.ts'
 
 export interface ResolveRequest {
   customerId?: string
@@ -51,7 +51,7 @@ export class ProviderKeyCache {
   readonly #revocations: RevocationSet
   readonly #ttlMs: number
   readonly #observe: (event: CacheEvent) => void
-  readonly #entries: SecondChanceCache<string, ProviderKey>
+  readonly #entries: LRUCache<string, ProviderKey>
   /** AI key id → the cache keys it serves (a project key serves every member). */
   readonly #byKeyId = new Map<string, Set<string>>()
   readonly #inFlight = new Map<string, Promise<ProviderKey>>()
@@ -63,10 +63,13 @@ export class ProviderKeyCache {
     this.#revocations = revocations
     this.#ttlMs = options.ttlMs
     this.#observe = options.observe ?? (() => {})
-    this.#entries = new SecondChanceCache<string, ProviderKey>(options.maxEntries, (entry, cacheKey) => {
-      const keys = this.#byKeyId.get(entry.id)
-      keys?.delete(cacheKey)
-      if (keys?.size === 0) this.#byKeyId.delete(entry.id)
+    this.#entries = new LRUCache<string, ProviderKey>({
+      max: options.maxEntries,
+      dispose: (entry, cacheKey) => {
+        const keys = this.#byKeyId.get(entry.id)
+        keys?.delete(cacheKey)
+        if (keys?.size === 0) this.#byKeyId.delete(entry.id)
+      },
     })
   }
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
-import { SecondChanceCache } from '../../dataplane/auth/second-chance-cache.ts'
 import {
   type ProviderKey,
   ProviderKeyCache,
@@ -121,28 +120,5 @@ describe('ProviderKeyCache', () => {
       (err: ApiError) => err.code === 'unavailable',
       'an entry the control plane disowned is not served stale',
     )
-  })
-})
-
-describe('SecondChanceCache', () => {
-  it('stays within its bound, evicting entries not read since they were last considered', () => {
-    const removed: string[] = []
-    const cache = new SecondChanceCache<string, number>(3, (_v, k) => removed.push(k))
-    cache.set('a', 1)
-    cache.set('b', 2)
-    cache.set('c', 3)
-    cache.get('a') // a is spared once
-    cache.set('d', 4)
-    assert.deepEqual(removed, ['b'])
-    assert.equal(cache.size, 3)
-    assert.equal(cache.get('a'), 1)
-    cache.set('e', 5)
-    cache.set('f', 6)
-    assert.equal(cache.size, 3)
-    assert.ok(cache.get('f') === 6 && cache.get('e') === 5)
-    cache.set('f', 7)
-    assert.equal(removed.at(-1), 'f', 'a replaced value is reported removed')
-    assert.equal(cache.delete('f'), true)
-    assert.equal(cache.get('f'), undefined)
   })
 })
