@@ -5,7 +5,8 @@ import { z } from 'zod'
 import { ErrorBodySchema } from './common.ts'
 import { type Persona, type RouteSpec, routes } from './routes.ts'
 
-const PERSONA_TEXT: Record<Persona, string> = {
+/** Who may call, in words: the OpenAPI descriptions and the README's endpoint table. */
+export const PERSONA_TEXT: Record<Persona, string> = {
   public: 'Public (no credential)',
   session: 'Dashboard user (session token only)',
   authenticated: 'Authenticated (API key or session token)',

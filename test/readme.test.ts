@@ -1,0 +1,56 @@
+/**
+ * The README stays true to the code: every variable either component reads is documented, the
+ * endpoint table is the route table's, and the two commands a new user runs are the ones
+ * package.json defines.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { CONTROL_PLANE_VARIABLES } from '../control-plane/config.ts'
+import { DATAPLANE_VARIABLES } from '../dataplane/config.ts'
+import { renderEndpointTable } from '../shared/contract/endpoint-table.ts'
+import { REPO_ROOT } from './support/process.ts'
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
+const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>
+}
+
+/** A markdown table's cells, whatever padding a formatter gave it; separator rows dropped. */
+const cells = (table: string): string[][] =>
+  table
+    .split('\n')
+    .map((row) =>
+      row
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    )
+    .filter((row) => !row.every((cell) => /^-+$/.test(cell)))
+
+describe('README', () => {
+  it('documents every configuration variable of both components', () => {
+    const missing = [...Object.keys(CONTROL_PLANE_VARIABLES), ...Object.keys(DATAPLANE_VARIABLES)].filter(
+      (name) => !readme.includes(`\`${name}\``),
+    )
+    assert.deepEqual(missing, [])
+  })
+
+  it('lists every endpoint of the route table, as the route table renders it', () => {
+    const table = /<!-- endpoints:start[^>]*-->\n([\s\S]*?)\n<!-- endpoints:end -->/.exec(readme)?.[1] ?? ''
+    assert.deepEqual(
+      cells(table),
+      cells(renderEndpointTable()),
+      'run: node --import tsx scripts/readme-endpoints.ts',
+    )
+  })
+
+  it('gives the commands that install, start and test', () => {
+    assert.match(readme, /npm install && npm start/)
+    assert.match(readme, /npm test/)
+    for (const script of ['start', 'test', 'bench', 'typecheck', 'lint', 'control-plane', 'dataplane']) {
+      assert.ok(packageJson.scripts[script], `package.json has the ${script} script`)
+    }
+  })
+})
