@@ -10,7 +10,7 @@
  *   code, all in this process on the load core, so the p99 includes their queueing behind each
  *   other: an upper bound on N separate dataplanes) has applied it, from the DELETE being sent.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -81,6 +81,7 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
     const subscribers: Subscriber[] = []
     stops.push(() => {
       for (const s of subscribers) s.stop()
+      rmSync(stateDir, { recursive: true, force: true })
     })
     for (const n of FAN_OUT) {
       await connectSubscribers(subscribers, n, cp.url, cp.dataplaneKey, stateDir)
