@@ -79,8 +79,8 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
 
     const stateDir = tempDir('agentrouter-bench-subscribers-')
     const subscribers: Subscriber[] = []
-    stops.push(() => {
-      for (const s of subscribers) s.stop()
+    stops.push(async () => {
+      await Promise.all(subscribers.map((s) => s.stop()))
       rmSync(stateDir, { recursive: true, force: true })
     })
     for (const n of FAN_OUT) {

@@ -20,6 +20,7 @@ const log = createLogger({ level: 'error' })
 export class Subscriber {
   readonly set = new RevocationSet()
   readonly sync: RevocationSync
+  readonly #writer: SnapshotWriter
   /** performance.now() at which each watched JTI was applied. */
   readonly appliedAt = new Map<string, number>()
   /** Snapshot writes completed: a fan-out is over once each subscriber has persisted it. */
@@ -50,6 +51,7 @@ export class Subscriber {
     writer.onWritten = () => {
       this.writes++
     }
+    this.#writer = writer
     sync = new RevocationSync(
       client,
       this.set,
@@ -92,7 +94,9 @@ export class Subscriber {
     }
   }
 
-  stop(): void {
+  /** Stops the sync and writes what is pending now, so no write lands after the caller cleans up. */
+  async stop(): Promise<void> {
     this.sync.stop()
+    await this.#writer.flush()
   }
 }
