@@ -96,13 +96,20 @@ export const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
 
 /** lru-cache allocates an options object per `get` unless one is passed. */
 const GET_OPTIONS = {}
+/** Revoked tokens remembered; a client retrying one revoked key needs one entry. */
+const REVOKED_TOKENS_KEPT = 4096
 
 export class AuthCheck {
   readonly #verifier: TokenVerifier
   readonly #revocations: RevocationSet
   readonly #cache: LRUCache<string, VerifiedToken>
-  /** JTI → the cached token strings carrying it, so a revocation evicts them at once. */
-  readonly #tokensByJti = new Map<string, Set<string>>()
+  /** JTI → the cached token carrying it (one: the verifier accepts one spelling of a token). */
+  readonly #tokenByJti = new Map<string, string>()
+  /**
+   * Tokens whose signature verified but whose JTI is revoked. Revocation is permanent, so a
+   * client retrying a revoked key is refused from here instead of paying a verify each time.
+   */
+  readonly #revokedTokens: LRUCache<string, true>
   readonly #onUnknownKey: ((kid: string) => void) | undefined
   #freshUntilMs = Number.POSITIVE_INFINITY
 
@@ -113,11 +120,10 @@ export class AuthCheck {
     this.#cache = new LRUCache<string, VerifiedToken>({
       max: options.cacheSize ?? 10_000,
       dispose: (entry, token) => {
-        const tokens = this.#tokensByJti.get(entry.claims.jti)
-        tokens?.delete(token)
-        if (tokens?.size === 0) this.#tokensByJti.delete(entry.claims.jti)
+        if (this.#tokenByJti.get(entry.claims.jti) === token) this.#tokenByJti.delete(entry.claims.jti)
       },
     })
+    this.#revokedTokens = new LRUCache<string, true>({ max: REVOKED_TOKENS_KEPT })
     revocations.onAdded((jti) => this.evictJti(jti))
   }
 
@@ -133,6 +139,7 @@ export class AuthCheck {
       if (hit.expiresAtMs > nowMs) return hit
       this.#cache.delete(token) // and let the full check below name the reason
     }
+    if (this.#revokedTokens.get(token, GET_OPTIONS) !== undefined) return REFUSALS.revoked
     if (!this.#verifier.hasKeys) return REFUSALS.no_keys
     const outcome = this.#verifier.verify(token, nowMs / 1000)
     if (!outcome.ok) {
@@ -140,15 +147,16 @@ export class AuthCheck {
       return REFUSALS[outcome.reason]
     }
     const claims = outcome.claims
-    if (this.#revocations.has(claims.jti)) return REFUSALS.revoked
+    if (this.#revocations.has(claims.jti)) {
+      this.#revokedTokens.set(token, true)
+      return REFUSALS.revoked
+    }
     if (!hasScope(claims, SCOPE.inference)) return REFUSALS.scope
     const verified: VerifiedToken = { ok: true, claims, expiresAtMs: claims.exp * 1000 }
     // A token inside its `exp` leeway still verifies, but is never cached past `exp`.
     if (verified.expiresAtMs > nowMs) {
       this.#cache.set(token, verified)
-      const tokens = this.#tokensByJti.get(claims.jti)
-      if (tokens) tokens.add(token)
-      else this.#tokensByJti.set(claims.jti, new Set([token]))
+      this.#tokenByJti.set(claims.jti, token)
     }
     return verified
   }
@@ -165,10 +173,12 @@ export class AuthCheck {
     return this.#freshUntilMs
   }
 
-  /** Drops every cached token carrying this JTI. */
+  /** Drops the cached token carrying this JTI; from now on it is refused without a verify. */
   evictJti(jti: string): void {
-    const tokens = this.#tokensByJti.get(jti)
-    if (tokens) for (const token of [...tokens]) this.#cache.delete(token)
+    const token = this.#tokenByJti.get(jti)
+    if (token === undefined) return
+    this.#cache.delete(token)
+    this.#revokedTokens.set(token, true)
   }
 
   get cachedTokens(): number {

@@ -78,6 +78,26 @@ describe('AuthCheck', () => {
     assert.equal(!outcome.ok && outcome.code, 'unauthenticated')
   })
 
+  it('refuses a revoked token again without verifying it: revocation is permanent', async () => {
+    const { k1, verifier, check, revoked } = await setup()
+    const cachedThenRevoked = await k1.sign()
+    const revokedBeforeSeen = await k1.sign()
+    assert.equal(check.check(cachedThenRevoked, NOW * 1000).ok, true)
+    revoked.add(jtiOf(cachedThenRevoked), NOW + 600, NOW)
+    revoked.add(jtiOf(revokedBeforeSeen), NOW + 600, NOW)
+    const first = check.check(revokedBeforeSeen, NOW * 1000)
+    assert.equal(!first.ok && first.reason, 'revoked')
+    // With no keys left a verify could only answer no_keys: `revoked` shows no verify ran.
+    await verifier.setKeySet({ keys: [] })
+    for (const token of [cachedThenRevoked, revokedBeforeSeen]) {
+      const again = check.check(token, NOW * 1000)
+      assert.equal(!again.ok && again.reason, 'revoked')
+      assert.equal(!again.ok && again.code, 'unauthenticated')
+    }
+    const fresh = check.check(await k1.sign(), NOW * 1000)
+    assert.equal(!fresh.ok && fresh.reason, 'no_keys', 'other tokens still go to the verifier')
+  })
+
   it('refuses a second spelling of a token (base64url has spare trailing bits) as malformed', async () => {
     const { k1, check, revoked } = await setup()
     const token = await k1.sign()
