@@ -11,10 +11,28 @@ export function nowMicros(): number {
   return Math.floor((performance.timeOrigin + performance.now()) * 1000)
 }
 
+/** `YYYY-MM-DDT` by day number: a revocation list formats two timestamps per row, a million rows. */
+const dayPrefixes = new Map<number, string>()
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'))
+
+function dayPrefix(day: number): string {
+  let prefix = dayPrefixes.get(day)
+  if (prefix === undefined) {
+    if (dayPrefixes.size >= 4096) dayPrefixes.clear()
+    prefix = new Date(day * 86_400_000).toISOString().slice(0, 11)
+    dayPrefixes.set(day, prefix)
+  }
+  return prefix
+}
+
 export function formatMicros(micros: number): string {
-  const ms = Math.floor(micros / 1000)
-  const sub = String(micros - ms * 1000).padStart(3, '0')
-  return `${new Date(ms).toISOString().slice(0, 23)}${sub}Z`
+  const second = Math.floor(micros / 1_000_000)
+  const day = Math.floor(second / 86_400)
+  const inDay = second - day * 86_400
+  const h = Math.floor(inDay / 3600)
+  const m = Math.floor((inDay - h * 3600) / 60)
+  const fraction = String(micros - second * 1_000_000).padStart(6, '0')
+  return `${dayPrefix(day)}${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[inDay - h * 3600 - m * 60]}.${fraction}Z`
 }
 
 /** Parses an RFC 3339 timestamp to microseconds; `undefined` when it is not one. */

@@ -27,7 +27,14 @@ export class RevocationStore {
     )
     this.#find = db.prepare('SELECT * FROM revocations WHERE jti = ?')
     this.#after = db.prepare('SELECT * FROM revocations WHERE revoked_at > ? ORDER BY revoked_at LIMIT ?')
-    this.#countAfter = db.prepare('SELECT COUNT(*) FROM revocations WHERE revoked_at > ?').pluck()
+    // The log is append-only and rows are inserted in cursor order, so rowids follow cursors:
+    // the count after a cursor is a subtraction of two index lookups, not a scan.
+    this.#countAfter = db
+      .prepare(
+        `SELECT COALESCE((SELECT MAX(rowid) FROM revocations), 0)
+              - COALESCE((SELECT rowid FROM revocations WHERE revoked_at <= ? ORDER BY revoked_at DESC LIMIT 1), 0)`,
+      )
+      .pluck()
     this.#head = db.prepare('SELECT MAX(revoked_at) FROM revocations').pluck()
     this.#live = db.prepare('SELECT jti FROM revocations WHERE expires_at > ?').pluck()
   }
