@@ -20,6 +20,7 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_NAME: 'how the control plane names this dataplane (default <hostname>:<port>)',
   AGENTROUTER_CONTROL_PLANE_URL: 'the control plane (default http://127.0.0.1:8080)',
   AGENTROUTER_DATAPLANE_KEY: `this dataplane's KEY_TYPE_DATAPLANE key (default: <data dir>/${DATAPLANE_KEY_FILE})`,
+  AGENTROUTER_DATAPLANE_KEY_FILE: 'a file holding that key, when AGENTROUTER_DATAPLANE_KEY is not set',
   AGENTROUTER_UPSTREAM_OPENAI: 'OpenAI base URL (default https://api.openai.com)',
   AGENTROUTER_UPSTREAM_ANTHROPIC: 'Anthropic base URL (default https://api.anthropic.com)',
   AGENTROUTER_TOKEN_ISSUER: `expected token iss (default ${DEFAULT_TOKEN_ISSUER})`,
@@ -147,8 +148,17 @@ function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): numbe
 const KEY_SHAPE = /^(ak-)*[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
 function dataplaneKey(vars: v.Vars, dataDir: string): string {
-  const name = 'AGENTROUTER_DATAPLANE_KEY'
+  let name = 'AGENTROUTER_DATAPLANE_KEY'
   let key = vars[name]?.trim()
+  const keyFile = vars.AGENTROUTER_DATAPLANE_KEY_FILE
+  if (!key && keyFile) {
+    name = 'AGENTROUTER_DATAPLANE_KEY_FILE'
+    try {
+      key = readFileSync(keyFile, 'utf8').trim()
+    } catch (err) {
+      throw new v.ConfigError(name, `cannot read ${keyFile}: ${(err as Error).message}`)
+    }
+  }
   if (!key) {
     const file = join(dataDir, DATAPLANE_KEY_FILE)
     if (!existsSync(file)) {

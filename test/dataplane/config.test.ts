@@ -31,6 +31,7 @@ describe('dataplane configuration', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{}, 'AGENTROUTER_DATAPLANE_KEY'],
       [{ AGENTROUTER_DATAPLANE_KEY: 'not a key' }, 'AGENTROUTER_DATAPLANE_KEY'],
+      [{ AGENTROUTER_DATAPLANE_KEY_FILE: join(dataDir, 'missing.key') }, 'AGENTROUTER_DATAPLANE_KEY_FILE'],
       [{ AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_LISTEN: 'nowhere' }, 'AGENTROUTER_DP_LISTEN'],
       [
         { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_UPSTREAM_OPENAI: 'ftp://x' },
@@ -52,6 +53,23 @@ describe('dataplane configuration', () => {
         (err: Error) => err.message.startsWith(`${variable}:`),
       )
     }
+  })
+
+  it('reads the key from AGENTROUTER_DATAPLANE_KEY_FILE, and the variable itself wins over the file', () => {
+    const dataDir = tempDir()
+    const file = join(dataDir, 'elsewhere.key')
+    writeFileSync(file, `${KEY}x\n`)
+    assert.equal(
+      loadDataplaneConfig({ AGENTROUTER_DATA_DIR: dataDir, AGENTROUTER_DATAPLANE_KEY_FILE: file })
+        .controlPlane.key,
+      `${KEY}x`,
+    )
+    const both = {
+      AGENTROUTER_DATA_DIR: dataDir,
+      AGENTROUTER_DATAPLANE_KEY_FILE: file,
+      AGENTROUTER_DATAPLANE_KEY: KEY,
+    }
+    assert.equal(loadDataplaneConfig(both).controlPlane.key, KEY)
   })
 
   it('reads the key from the data directory when no variable names it', () => {
