@@ -134,7 +134,7 @@ export async function startControlPlane(
   let devIdp: DevIdp | undefined
   let issuers = config.oidc.issuers
   if (issuers.length === 0) {
-    devIdp = await startDevIdp(config.oidc.devIdpListen, config.oidc.redirectUris)
+    devIdp = await startDevIdp(config.oidc.devIdpListen, config.oidc.redirectUris, config.oidc.devIdpUrl)
     issuers = [
       { alias: 'dev', issuer: devIdp.issuer, clientId: devIdp.clientId, clientSecret: devIdp.clientSecret },
     ]

@@ -32,6 +32,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_OIDC_REDIRECT_URIS:
     'comma-separated registered redirect URIs (loopback URIs are always allowed)',
   AGENTROUTER_DEV_IDP_LISTEN: 'address of the development IdP (default 127.0.0.1:8082)',
+  AGENTROUTER_DEV_IDP_URL:
+    "the development IdP's issuer URL as browsers reach it (default http://<its listen address>)",
   AGENTROUTER_LOGIN_STATE_TTL: 'how long a login may take (default 10m)',
   AGENTROUTER_AUTO_PROVISION: 'a first login creates a personal customer and project (default true)',
   AGENTROUTER_ADMIN_EMAILS: 'comma-separated emails whose identities are admins',
@@ -73,6 +75,8 @@ export interface ControlPlaneConfig {
     issuers: OidcIssuerConfig[]
     redirectUris: string[]
     devIdpListen: v.ListenAddress
+    /** The development IdP's issuer URL when it differs from its listen address (containers). */
+    devIdpUrl: string | undefined
     loginStateTtlMs: number
     autoProvision: boolean
     adminEmails: string[]
@@ -108,6 +112,7 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
       issuers: parseIssuers(vars.AGENTROUTER_OIDC_ISSUERS),
       redirectUris: v.list(vars, 'AGENTROUTER_OIDC_REDIRECT_URIS'),
       devIdpListen: v.listen(vars, 'AGENTROUTER_DEV_IDP_LISTEN', '127.0.0.1:8082'),
+      devIdpUrl: vars.AGENTROUTER_DEV_IDP_URL ? v.url(vars, 'AGENTROUTER_DEV_IDP_URL', '') : undefined,
       loginStateTtlMs: v.duration(vars, 'AGENTROUTER_LOGIN_STATE_TTL', 10 * 60_000),
       autoProvision: v.bool(vars, 'AGENTROUTER_AUTO_PROVISION', true),
       adminEmails: v.list(vars, 'AGENTROUTER_ADMIN_EMAILS').map((e) => e.toLowerCase()),

@@ -27,9 +27,15 @@ const SCOPES = 'openid email profile'
 /** Loopback redirect URIs are matched on path with any port (RFC 8252 §7.3) for native clients. */
 const LOOPBACK_REDIRECTS = ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://[::1]/callback']
 
+/**
+ * Starts the provider on `listen`. Its issuer is `publicUrl` when given (in a container it
+ * listens on 0.0.0.0, but browsers and the control plane reach it as http://127.0.0.1:<port>),
+ * else the address it listens on.
+ */
 export async function startDevIdp(
   listen: ListenAddress,
   extraRedirectUris: readonly string[] = [],
+  publicUrl?: string,
 ): Promise<DevIdp> {
   const server: Server = createServer()
   await new Promise<void>((resolve, reject) => {
@@ -38,7 +44,7 @@ export async function startDevIdp(
   })
   const { port } = server.address() as AddressInfo
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
-  const issuer = `http://${host}:${port}`
+  const issuer = publicUrl ?? `http://${host}:${port}`
   const clientSecret = randomBytes(24).toString('base64url')
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
 
