@@ -2,8 +2,9 @@
  * @module Which headers cross the proxy. Upstream: the client's headers minus its credential
  * (`authorization`, `x-api-key`, `cookie`), hop-by-hop headers (RFC 9110 §7.6.1, plus any the
  * `Connection` header names) and framing the proxy sets itself; then the provider key. Back to
- * the client: the upstream's headers minus hop-by-hop ones. Both work on flat `[name, value, …]`
- * arrays, the form node and undici already use, so nothing is rebuilt as an object.
+ * the client: the upstream's headers minus hop-by-hop ones (and those its own `Connection`
+ * header names). Both work on flat `[name, value, …]` arrays, the form node and undici already
+ * use, so nothing is rebuilt as an object.
  */
 
 const HOP_BY_HOP = [
@@ -70,10 +71,25 @@ export function connectionListed(connection: string | undefined): Set<string> | 
 /** The client response's headers from the upstream's raw headers. */
 export function downstreamHeaders(rawHeaders: readonly Buffer[]): string[] {
   const out: string[] = []
+  let connection: string | undefined
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toString('latin1')
-    if (DROP_DOWNSTREAM.has(name.toLowerCase())) continue
+    const lower = name.toLowerCase()
+    if (lower === 'connection') {
+      const value = rawHeaders[i + 1]!.toString('latin1')
+      connection = connection === undefined ? value : `${connection},${value}`
+    }
+    if (DROP_DOWNSTREAM.has(lower)) continue
     out.push(name, rawHeaders[i + 1]!.toString('latin1'))
+  }
+  const listed = connectionListed(connection)
+  return listed ? withoutListed(out, listed) : out
+}
+
+function withoutListed(flat: readonly string[], listed: ReadonlySet<string>): string[] {
+  const out: string[] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    if (!listed.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!)
   }
   return out
 }
