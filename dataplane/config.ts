@@ -45,8 +45,6 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT: 'timeout of each call to the control plane (default 10s)',
 } as const
 
-export type DataplaneVariable = keyof typeof DATAPLANE_VARIABLES
-
 export interface DataplaneConfig {
   dataDir: string
   /** Where the snapshot (revocation set, cursor, JWKS) is persisted. */

@@ -7,7 +7,7 @@
  * unless a registered propagator injects the upstream span's own context in its place.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { type Context, context, propagation, ROOT_CONTEXT, type Span, trace } from '@opentelemetry/api'
+import { type Context, propagation, ROOT_CONTEXT, type Span, trace } from '@opentelemetry/api'
 
 const tracer = trace.getTracer('agentrouter-dataplane')
 
@@ -18,8 +18,8 @@ export function requestContext(headers: IncomingHttpHeaders): Context {
   return propagation.extract(ROOT_CONTEXT, headers)
 }
 
-export function startSpan(name: string, parent: Context, attributes?: Record<string, string>): Span {
-  return tracer.startSpan(name, attributes ? { attributes } : undefined, parent)
+export function startSpan(name: string, parent: Context): Span {
+  return tracer.startSpan(name, undefined, parent)
 }
 
 /** Header names a registered propagator writes; empty with none (so nothing is replaced). */
@@ -36,5 +36,3 @@ export function injectTrace(parent: Context, span: Span, headers: string[]): voi
     },
   })
 }
-
-export { context }

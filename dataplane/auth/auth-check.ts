@@ -65,7 +65,7 @@ const refusal = (code: AuthRefusal['code'], reason: RefusalReason, message: stri
   Object.freeze({ ok: false, code, reason, message })
 
 /** Every refusal the check can give, one frozen object each. */
-export const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
+const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
   missing: refusal(
     'unauthenticated',
     'missing',

@@ -7,20 +7,21 @@ import { anthropic } from './anthropic.ts'
 import { openai } from './openai.ts'
 import type { ProviderAdapter } from './provider.ts'
 
-export type { ProviderAdapter } from './provider.ts'
-
-export const PROVIDER_ADAPTERS: Record<Provider, ProviderAdapter> = { openai, anthropic }
-
 export interface ProviderRoute {
   adapter: ProviderAdapter
   /** The prefix removed from the request path; the rest (starting `/v1`) goes upstream. */
   strip: number
 }
 
+/** One adapter per provider the contract names (the type checker holds the list complete). */
+const ADAPTERS: Record<Provider, ProviderAdapter> = { openai, anthropic }
+
+/** `/<provider>/v1/*` for each provider, then OpenAI-style `/v1/*`. */
 const ROUTES: ReadonlyArray<readonly [prefix: string, route: ProviderRoute]> = [
-  ['/openai/v1/', { adapter: openai, strip: '/openai'.length }],
-  ['/anthropic/v1/', { adapter: anthropic, strip: '/anthropic'.length }],
-  ['/v1/', { adapter: openai, strip: 0 }],
+  ...Object.values(ADAPTERS).map(
+    (adapter) => [`/${adapter.provider}/v1/`, { adapter, strip: adapter.provider.length + 1 }] as const,
+  ),
+  ['/v1/', { adapter: ADAPTERS.openai, strip: 0 }],
 ]
 
 /** The route of a request URL (path and query), or `undefined` when no provider serves it. */
