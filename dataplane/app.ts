@@ -55,16 +55,14 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   let persistedJwks = ''
   let name = config.name ?? ''
 
-  // Late-bound: the metrics read these objects, which need the metrics in their hooks.
-  let sync: RevocationSync
-  const auth: { check?: AuthCheck; byok?: ProviderKeyCache } = {}
+  // The metrics read objects made below (which record into the metrics): only at scrape time.
   const metrics = createMetrics({
     revocationSetSize: () => revocations.size,
     streamConnected: () => sync.streamConnected,
     syncedAtMs: () => sync.syncedAtMs,
     snapshotWrittenAtMs: () => snapshotWrittenAtMs,
-    cachedTokens: () => auth.check?.cachedTokens ?? 0,
-    cachedProviderKeys: () => auth.byok?.size ?? 0,
+    cachedTokens: () => authCheck.cachedTokens,
+    cachedProviderKeys: () => byok.size,
     poolStats: () => upstreams.stats(),
   })
 
@@ -105,11 +103,9 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     maxEntries: config.byok.maxEntries,
     observe: (event) => metrics.byokLookup(event).value++,
   })
-  auth.check = authCheck
-  auth.byok = byok
 
   const maxStaleness = config.sync.maxStalenessMs
-  sync = new RevocationSync(
+  const sync: RevocationSync = new RevocationSync(
     client,
     revocations,
     keys,
