@@ -124,7 +124,9 @@ export class ProviderKeyCache {
         })
       } catch (err) {
         const code = err instanceof ApiError ? err.code : 'unavailable'
-        if (stale && TRANSIENT.has(code) && !this.#revocations.has(stale.id)) {
+        // Only an entry still cached: one the stream evicted meanwhile (revoked, rotated) is not.
+        const cached = stale !== undefined && this.#entries.peek(cacheKey) === stale
+        if (cached && TRANSIENT.has(code) && !this.#revocations.has(stale.id)) {
           this.#observe('stale_served')
           return stale
         }

@@ -90,6 +90,21 @@ describe('ProviderKeyCache', () => {
     assert.equal(fake.calls.length, 2)
   })
 
+  it('never serves stale an entry evicted while its re-resolution was in flight (its secret rotated)', async () => {
+    const fake = fakeResolver()
+    const cache = new ProviderKeyCache(fake.resolve, new RevocationSet(), { ttlMs: 1, maxEntries: 100 })
+    await cache.get(claims, 'openai')
+    await new Promise((r) => setTimeout(r, 5))
+    fake.set(async () => {
+      await new Promise((r) => setTimeout(r, 20))
+      throw new ApiError('unavailable', 'control plane down')
+    })
+    const refetch = cache.get(claims, 'openai')
+    assert.ok(refetch instanceof Promise, 'past its TTL: resolved again')
+    cache.evictKey(fake.keyId) // secret_changed arrives while that resolution is on its way
+    await assert.rejects(Promise.resolve(refetch), (err: ApiError) => err.code === 'unavailable')
+  })
+
   it('serves an expired entry while the control plane is unreachable, and names provider and project when there is no key', async () => {
     const fake = fakeResolver()
     const cache = new ProviderKeyCache(fake.resolve, new RevocationSet(), { ttlMs: 1, maxEntries: 100 })
