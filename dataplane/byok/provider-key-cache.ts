@@ -55,6 +55,11 @@ export class ProviderKeyCache {
   /** AI key id → the cache keys it serves (a project key serves every member). */
   readonly #byKeyId = new Map<string, Set<string>>()
   readonly #inFlight = new Map<string, Promise<ProviderKey>>()
+  /**
+   * The cache keys of each verified token's claims, per provider: a cached token hands every
+   * request the same claims object, so a hit builds no key string (~0.2 µs a request).
+   */
+  readonly #cacheKeys = new WeakMap<TokenClaims, Partial<Record<Provider, string>>>()
   /** Counts evictions, so a resolution that raced one is not cached. */
   #evictions = 0
 
@@ -79,7 +84,7 @@ export class ProviderKeyCache {
     provider: Provider,
     nowMs: number = Date.now(),
   ): ProviderKey | Promise<ProviderKey> {
-    const cacheKey = `${claims.pid ?? '-'} ${claims.sub} ${provider}`
+    const cacheKey = this.#cacheKey(claims, provider)
     const entry = this.#entries.get(cacheKey)
     if (entry !== undefined && nowMs - entry.fetchedAtMs < this.#ttlMs) {
       this.#observe('hit')
@@ -104,6 +109,20 @@ export class ProviderKeyCache {
 
   get size(): number {
     return this.#entries.size
+  }
+
+  #cacheKey(claims: TokenClaims, provider: Provider): string {
+    let keys = this.#cacheKeys.get(claims)
+    if (keys === undefined) {
+      keys = {}
+      this.#cacheKeys.set(claims, keys)
+    }
+    let key = keys[provider]
+    if (key === undefined) {
+      key = `${claims.pid ?? '-'} ${claims.sub} ${provider}`
+      keys[provider] = key
+    }
+    return key
   }
 
   async #fetch(
