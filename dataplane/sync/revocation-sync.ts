@@ -195,7 +195,9 @@ export class RevocationSync {
     try {
       for (;;) {
         const page = await this.#client.tokens.getRevocationList({ since: next, limit: PAGE_SIZE })
-        if (next === since) this.#set.reserve(this.#set.size + page.total_count)
+        // A full snapshot mostly repeats what the set holds already (the persisted snapshot):
+        // room for its count, not for both.
+        if (next === since) this.#set.reserve(full ? page.total_count : this.#set.size + page.total_count)
         for (const r of page.revocations) {
           if (full) {
             this.#set.add(r.jti, expirySec(r))
