@@ -14,16 +14,14 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { openDatabase } from '../control-plane/store/db.ts'
 import { Client } from '../shared/client/index.ts'
-import { formatMicros, nowMicros } from '../shared/time.ts'
 import { loginThroughDevIdp } from '../test/support/control-plane.ts'
 import { REPO_ROOT, tempDir } from '../test/support/process.ts'
 import { killTrackedOnExit, track, untrack } from './lib/cleanup.ts'
 import { corePlan, pin } from './lib/cpu.ts'
 import { runLoad } from './lib/load.ts'
+import { insertRevocations, readPagedSnapshot } from './lib/revocation-log.ts'
 import { startScript } from './lib/servers.ts'
-import { fillerJti } from './lib/tokens.ts'
 import { summarize } from './profile-summary.ts'
 
 const PROVIDER_KEY = 'sk-bench-upstream'
@@ -108,19 +106,7 @@ async function startControlPlane(
 /** A data directory whose log holds 1M revocations (built once, then copied). */
 function dataDirWith1m(): string {
   const template = join(REPO_ROOT, '.tmp/profile-1m-template')
-  if (!existsSync(join(template, 'agentrouter.db'))) {
-    const db = openDatabase(template)
-    const now = nowMicros()
-    const first = now - 1_000_000 - 60_000_000
-    const insert = db.prepare(
-      "INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (?, 'api_key', ?, ?, 'bench')",
-    )
-    db.transaction(() => {
-      for (let i = 0; i < 1_000_000; i++) insert.run(fillerJti(i), first + i, now + 30 * 86_400_000_000)
-    })()
-    db.pragma('wal_checkpoint(TRUNCATE)')
-    db.close()
-  }
+  if (!existsSync(join(template, 'agentrouter.db'))) insertRevocations(template, 1_000_000)
   const dir = tempDir('agentrouter-profile-')
   cpSync(template, dir, { recursive: true })
   return dir
@@ -198,12 +184,7 @@ async function profileControlPlane(what: 'cp-snapshot' | 'cp-writes'): Promise<s
   if (what === 'cp-snapshot') {
     const admin = new Client({ baseUrl: url, apiKey: adminKey, timeoutMs: 120_000 })
     const t0 = performance.now()
-    let since = formatMicros(0)
-    for (;;) {
-      const page = await admin.tokens.getRevocationList({ since, limit: 20_000 })
-      since = page.snapshot_at
-      if (page.revocations.length < 20_000) break
-    }
+    await readPagedSnapshot(admin)
     process.stdout.write(`paged snapshot of 1M: ${Math.round(performance.now() - t0)} ms\n`)
   } else {
     const login = await loginThroughDevIdp(url, 'profile@example.com')

@@ -1,20 +1,20 @@
 /**
  * @module The dataplane's `RevocationSet` alone, in a fresh process with `--expose-gc`: the memory
  * its N entries keep once everything transient is collected, on the JS heap and in array
- * buffers (where its typed-array table lives). The JTIs arrive the way the
- * snapshot delivers them (parsed from JSON pages of 20,000), so the strings are the same kind a
+ * buffers (where its typed-array table lives). The JTIs arrive the way the snapshot delivers
+ * them (parsed from JSON pages of the dataplane's page size), so the strings are the same kind a
  * dataplane holds. Complements the dataplane's RSS, which also counts the runtime and garbage
  * the collector has not returned yet.
  *
  * Run: `node --expose-gc --import tsx bench/revocation-set-memory.ts [N]`; prints one JSON line.
  */
 import { RevocationSet } from '../dataplane/auth/revocation-set.ts'
+import { SNAPSHOT_PAGE_SIZE as PAGE } from '../dataplane/sync/revocation-sync.ts'
 import { fillerJti } from './lib/tokens.ts'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with --expose-gc')
 const n = Number(process.argv[2] ?? 1_000_000)
-const PAGE = 20_000
 
 gc()
 const before = process.memoryUsage()

@@ -6,7 +6,7 @@
  *   revocation set, its persisted copy), against the same dataplane with none;
  * - `GET /v1/tokens/revocations?since=` at 1M stored rows: the catch-up read a reconnecting
  *   dataplane makes (the last 100 entries), the full list in one response, and the paged full
- *   snapshot a starting dataplane reads (pages of 20,000, as the dataplane's sync does);
+ *   snapshot a starting dataplane reads (in the dataplane's own page size);
  * - control-plane write throughput with that table: API keys issued (`POST /v1/me/keys`) and
  *   revoked (`DELETE /v1/me/keys/{id}`) per second, 16 requests in flight.
  */
@@ -16,26 +16,24 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
-import { openDatabase } from '../control-plane/store/db.ts'
+import { SNAPSHOT_PAGE_SIZE } from '../dataplane/sync/revocation-sync.ts'
 import { Client } from '../shared/client/index.ts'
-import { formatMicros, nowMicros } from '../shared/time.ts'
+import { formatMicros } from '../shared/time.ts'
 import { REPO_ROOT, tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
 import { rssMb } from './lib/proc.ts'
 import type { Report } from './lib/report.ts'
+import { insertRevocations, readPagedSnapshot } from './lib/revocation-log.ts'
 import { startScript } from './lib/servers.ts'
 import { startBenchControlPlane, startBenchDataplane } from './lib/stack.ts'
 import { median } from './lib/stats.ts'
-import { fillerJti } from './lib/tokens.ts'
 
 /** Stored revocations; a quick run uses a tenth (its figures keep their names, not their meaning). */
 const FULL_ROWS = 1_000_000
 const QUICK_ROWS = 100_000
 const PROVIDER_KEY = 'sk-bench-upstream'
 const IN_FLIGHT = 16
-/** The dataplane's own page size for its snapshot (dataplane/sync/revocation-sync.ts). */
-const DATAPLANE_PAGE = 20_000
 
 export async function benchScale(report: Report, budget: Budget): Promise<void> {
   const cores = corePlan()
@@ -129,18 +127,11 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
     })
     report.add('revocations_get_full_ms_1m_rows', full, 'ms', { note: 'all 1M in one response' })
     const paged = await timed(budget.quick ? 1 : 2, async () => {
-      let since = formatMicros(0)
-      let total = 0
-      for (;;) {
-        const page = await admin.tokens.getRevocationList({ since, limit: DATAPLANE_PAGE })
-        total += page.revocations.length
-        since = page.snapshot_at
-        if (page.revocations.length < DATAPLANE_PAGE) break
-      }
+      const total = await readPagedSnapshot(admin)
       if (total < rows) throw new Error(`paged snapshot: ${total} rows`)
     })
     report.add('revocations_snapshot_paged_ms_1m_rows', paged, 'ms', {
-      note: `${DATAPLANE_PAGE.toLocaleString('en-US')} per page, as a dataplane reads it`,
+      note: `${SNAPSHOT_PAGE_SIZE.toLocaleString('en-US')} per page, as a dataplane reads it`,
     })
 
     // Write throughput: a logged-in user issuing, then revoking, keys. The requests are the
@@ -171,28 +162,6 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     // A million rows are 130 MB on disk: not left behind in /tmp.
     rmSync(dataDir, { recursive: true, force: true })
-  }
-}
-
-/**
- * Fills the revocation log with `rows` live entries, oldest first, before the control plane
- * starts; answers the first entry's cursor (the others follow it by 1 µs each).
- */
-function insertRevocations(dataDir: string, rows: number): number {
-  const db = openDatabase(dataDir)
-  try {
-    const now = nowMicros()
-    const first = now - rows - 60_000_000
-    const expiresAt = now + 30 * 86_400_000_000
-    const insert = db.prepare(
-      "INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (?, 'api_key', ?, ?, 'bench')",
-    )
-    db.transaction(() => {
-      for (let i = 0; i < rows; i++) insert.run(fillerJti(i), first + i, expiresAt)
-    })()
-    return first
-  } finally {
-    db.close()
   }
 }
 

@@ -26,7 +26,7 @@ import type { SnapshotHeader, SnapshotWriter } from './snapshot-file.ts'
 import { StreamClient } from './stream-client.ts'
 
 /** Entries per page of the revocation list (a 1M-entry snapshot never sits in memory as one JSON). */
-const PAGE_SIZE = 10_000
+export const SNAPSHOT_PAGE_SIZE = 10_000
 /** A stream that delivered nothing for this long while its head is ahead of us has a gap. */
 const GAP_QUIET_MS = 1_000
 const PRUNE_EVERY_MS = 10 * 60_000
@@ -194,7 +194,7 @@ export class RevocationSync {
     let applied = 0
     try {
       for (;;) {
-        const page = await this.#client.tokens.getRevocationList({ since: next, limit: PAGE_SIZE })
+        const page = await this.#client.tokens.getRevocationList({ since: next, limit: SNAPSHOT_PAGE_SIZE })
         // A full snapshot mostly repeats what the set holds already (the persisted snapshot):
         // room for its count, not for both.
         if (next === since) this.#set.reserve(full ? page.total_count : this.#set.size + page.total_count)
@@ -206,7 +206,7 @@ export class RevocationSync {
         }
         if (full) this.#setCursor(page.snapshot_at)
         next = page.snapshot_at
-        if (page.revocations.length < PAGE_SIZE) break
+        if (page.revocations.length < SNAPSHOT_PAGE_SIZE) break
       }
     } catch (err) {
       this.#log.warn(full ? 'revocation snapshot failed' : 'revocation poll failed', { err })

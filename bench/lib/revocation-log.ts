@@ -1,0 +1,46 @@
+/**
+ * @module The control plane's revocation log at scale, for the scale benchmark and the profiles:
+ * filled with live entries straight into SQLite before the control plane starts (the schema its
+ * own migrations create), and read back page by page as a starting dataplane reads it.
+ */
+import { openDatabase } from '../../control-plane/store/db.ts'
+import { SNAPSHOT_PAGE_SIZE } from '../../dataplane/sync/revocation-sync.ts'
+import type { Client } from '../../shared/client/index.ts'
+import { formatMicros, nowMicros } from '../../shared/time.ts'
+import { fillerJti } from './tokens.ts'
+
+/**
+ * Fills the revocation log in `dataDir` with `rows` live entries, oldest first; answers the first
+ * entry's cursor (the others follow it by 1 µs each).
+ */
+export function insertRevocations(dataDir: string, rows: number): number {
+  const db = openDatabase(dataDir)
+  try {
+    const now = nowMicros()
+    const first = now - rows - 60_000_000
+    const expiresAt = now + 30 * 86_400_000_000
+    const insert = db.prepare(
+      "INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (?, 'api_key', ?, ?, 'bench')",
+    )
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run(fillerJti(i), first + i, expiresAt)
+    })()
+    // Everything in the main file, so that the directory can be copied as it is.
+    db.pragma('wal_checkpoint(TRUNCATE)')
+    return first
+  } finally {
+    db.close()
+  }
+}
+
+/** Reads the whole list in the dataplane's pages, as its sync does at start; answers the entries read. */
+export async function readPagedSnapshot(client: Client): Promise<number> {
+  let since = formatMicros(0)
+  let total = 0
+  for (;;) {
+    const page = await client.tokens.getRevocationList({ since, limit: SNAPSHOT_PAGE_SIZE })
+    total += page.revocations.length
+    since = page.snapshot_at
+    if (page.revocations.length < SNAPSHOT_PAGE_SIZE) return total
+  }
+}
