@@ -4,9 +4,10 @@
  * control plane is down still enforces every revocation it had seen.
  *
  * Writes are atomic (a temporary file, fsync, rename) and debounced: a burst of revocations
- * costs one write, and the request path never waits for the disk. The set is copied in one
- * synchronous pass (~20 MB and a few ms for 1M entries) and written in chunks. The header's
- * cursor and the copy are taken in the same tick, so the file is exactly the state at a cursor.
+ * costs one write, and the request path never waits for the disk. The header (its cursor) is
+ * read first; the set is then copied one block at a time as the blocks are written, so a large
+ * set never has a second copy in memory. Entries applied meanwhile may be in the file too: a
+ * superset of the state at its cursor, which replaying from that cursor makes harmless.
  *
  * Format: a JSON header line; the compact entries in blocks, each a 32-bit little-endian count
  * then that many 20-byte entries (see `RevocationSet.exportBlocks`), ended by a zero count; one
@@ -103,9 +104,8 @@ export class SnapshotFile {
   }
 
   /**
-   * Writes the whole state atomically. The header's cursor is read with the first block, in the
-   * same tick; entries added while later blocks are written may be included too, which replaying
-   * from the cursor makes harmless (adding is idempotent).
+   * Writes the whole state atomically. Entries added after `header` was read may be included
+   * too, which replaying from its cursor makes harmless (adding is idempotent).
    */
   async write(header: SnapshotHeader, set: RevocationSet): Promise<void> {
     for (let attempt = 1; ; attempt++) {
