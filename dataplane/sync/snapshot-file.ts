@@ -3,7 +3,7 @@
  * the JWKS, in one file under the data directory, so that a dataplane restarted while the
  * control plane is down still enforces every revocation it had seen.
  *
- * Writes are atomic (a temporary file, fsync, rename) and debounced: a burst of revocations
+ * Writes are atomic (a temporary file, fsync, rename, directory fsync) and debounced: a burst of revocations
  * costs one write, and the request path never waits for the disk. The header (its cursor) is
  * read first; the set is then copied one block at a time as the blocks are written, so a large
  * set never has a second copy in memory. Entries applied meanwhile may be in the file too: a
@@ -158,6 +158,14 @@ export class SnapshotFile {
     }
     await file.close()
     await rename(temp, this.path)
+    // The rename is durable only once the directory is: after a power loss the previous file
+    // (whole, but older) could otherwise come back.
+    const dir = await open(this.#dir, 'r')
+    try {
+      await dir.sync()
+    } finally {
+      await dir.close()
+    }
   }
 }
 
