@@ -57,6 +57,7 @@ describe('upstream failures and clients that go away', () => {
   })
 
   it('a stream that stalls mid-way is cut after the idle timeout, not held open', async () => {
+    const started = Date.now()
     const res = await fetch(`${world.dp.url}/openai/v1/chat/completions`, {
       method: 'POST',
       headers: {
@@ -69,6 +70,8 @@ describe('upstream failures and clients that go away', () => {
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('content-type'), 'text/event-stream', 'headers arrive before any event')
     await assert.rejects(res.text(), 'the body ends in an error, not a clean end')
+    const took = Date.now() - started
+    assert.ok(took < 5_000, `cut after ${took} ms (idle timeout 1 s)`)
   })
 
   it('a client that disconnects mid-stream cancels the upstream request, and no socket leaks', async () => {
