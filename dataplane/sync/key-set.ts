@@ -8,7 +8,7 @@
 import type { Logger } from '../../shared/logger.ts'
 import type { JsonWebKeySet, TokenVerifier } from '../../shared/tokens/verifier.ts'
 
-export type KeySetTrigger = 'start' | 'periodic' | 'jwks_changed' | 'unknown_kid'
+export type KeySetTrigger = 'start' | 'periodic' | 'jwks_changed' | 'reconnect' | 'unknown_kid'
 
 export interface KeySetOptions {
   refreshMs: number
@@ -77,8 +77,8 @@ export class KeySet {
    */
   refresh(trigger: KeySetTrigger): Promise<boolean> {
     if (this.#inFlight) {
-      // The running fetch may have left before the change this trigger announces.
-      if (trigger === 'jwks_changed') this.#again = trigger
+      // The running fetch may predate the change this trigger stands for: one more after it.
+      if (trigger === 'jwks_changed' || trigger === 'reconnect') this.#again = trigger
       return this.#inFlight
     }
     this.#inFlight = this.#run(trigger).finally(() => {

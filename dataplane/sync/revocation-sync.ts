@@ -288,7 +288,7 @@ export class RevocationSync {
     this.#hooks.streamConnected?.(connected)
     if (!connected) return
     // A rotation announced while we were away would otherwise wait for the periodic refresh.
-    void this.#keys.refresh('jwks_changed')
+    void this.#keys.refresh('reconnect')
     this.#lastEntryAt = Date.now()
   }
 
