@@ -52,6 +52,7 @@ abstract class HotMetric<C> {
   }
 
   protected abstract newCell(): C
+  protected abstract zero(cell: C): void
   protected abstract render(labels: Record<string, string>, cell: C): Rendered['values']
   protected abstract readonly type: string
 
@@ -62,8 +63,9 @@ abstract class HotMetric<C> {
     return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values }
   }
 
+  /** Zeroes every cell in place: callers keep their cells, so dropping them would lose counts. */
   reset(): void {
-    this.#cells.clear()
+    for (const { cell } of this.#cells.values()) this.zero(cell)
   }
 }
 
@@ -72,6 +74,10 @@ export class HotCounter extends HotMetric<CounterCell> {
 
   protected newCell(): CounterCell {
     return { value: 0 }
+  }
+
+  protected zero(cell: CounterCell): void {
+    cell.value = 0
   }
 
   protected render(labels: Record<string, string>, cell: CounterCell): Rendered['values'] {
@@ -117,6 +123,12 @@ export class HotHistogram extends HotMetric<HistogramCell> {
 
   protected newCell(): HistogramCell {
     return new HistogramCell(this.#bounds)
+  }
+
+  protected zero(cell: HistogramCell): void {
+    cell.counts.fill(0)
+    cell.sum = 0
+    cell.count = 0
   }
 
   protected render(labels: Record<string, string>, cell: HistogramCell): Rendered['values'] {
