@@ -3,6 +3,7 @@
  * with its own data directory, pointed at a control plane and at a local upstream, plus helpers
  * to read its readiness and metrics.
  */
+import type { Readiness } from '../../dataplane/http/ops.ts'
 import { type StartedProcess, startProcess, tempDir } from './process.ts'
 
 export interface DataplaneOptions {
@@ -15,16 +16,6 @@ export interface DataplaneOptions {
   env?: Record<string, string>
   /** Wait for `/readyz` to answer 200 (default true). */
   waitReady?: boolean
-}
-
-export interface Readiness {
-  ready: boolean
-  checks: Record<string, boolean>
-  snapshot_source: string | null
-  cursor: string
-  staleness_ms: number | null
-  stream_connected: boolean
-  revoked_jtis: number
 }
 
 export interface TestDataplane {
