@@ -193,8 +193,10 @@ function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims)
     // The caller is not (or no longer) a member of the token's project.
     if (err.code === 'permission_denied') return new ApiError('permission_denied', err.message)
   }
-  const reason = err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)
+  // The code only: the message of a failed call names the control plane's address and path,
+  // which are nothing to an inference caller.
+  const code = err instanceof ApiError ? err.code : 'internal'
   return new ApiError('unavailable', `could not resolve the ${provider} key from the control plane`, [
-    { description: reason },
+    { description: `control plane: ${code}` },
   ])
 }

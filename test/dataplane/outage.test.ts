@@ -125,6 +125,10 @@ describe('the dataplane when its control plane is unreachable', () => {
     // A valid token still authenticates; only its provider key, never written to disk, is unknown.
     const valid = await chat(restarted.url, alice.apiKey)
     assert.equal(valid.body.code, 'unavailable', valid.text)
+    assert.ok(
+      !valid.text.includes('/v1/'),
+      `the control plane's address and paths stay inside: ${valid.text}`,
+    )
   })
 
   it('started with the control plane unreachable and nothing persisted, it answers unavailable, not unauthenticated', async () => {
