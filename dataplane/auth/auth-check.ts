@@ -7,8 +7,8 @@
  * A hit does not consult the revocation set: every revocation evicts the cached tokens carrying
  * its JTI synchronously, as it is applied, so a cached entry is never revoked. That keeps a hit
  * at the same cost with 0 or 1M revoked JTIs (a `Set.has` on a 1M-entry set is a few cache
- * misses, ~0.3 µs, more than the rest of the hit). The index is JTI → every cached token string,
- * since two strings can carry one JWT (base64url's unused trailing bits).
+ * misses, ~0.3 µs, more than the rest of the hit). The index is JTI → the cached token: one,
+ * since the verifier accepts a single spelling of a JWT (base64url's spare trailing bits zero).
  *
  * Refusals are preallocated constants carrying the contract's code.
  *
