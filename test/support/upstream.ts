@@ -3,8 +3,7 @@
  * Anthropic's messages (plain JSON and SSE streaming) for the official SDKs, records every
  * request it received (headers included), and can be told to misbehave: answer 500, stall
  * before answering, or stream slowly. Behaviour is chosen per request by the
- * `x-upstream-behaviour` header (it travels through the dataplane like any client header) or
- * for every request with `setBehaviour`.
+ * `x-upstream-behaviour` header (it travels through the dataplane like any client header).
  *
  * Behaviours: `normal`, `error500`, `stall` (never answers), `stall-body` (headers, then
  * nothing), `slow` (stream one event per `x-upstream-interval-ms`, default 150 ms).
@@ -29,11 +28,8 @@ export interface ReceivedRequest {
 export interface TestUpstream {
   url: string
   requests: ReceivedRequest[]
-  setBehaviour(b: Behaviour): void
   /** Sockets open on the upstream right now. */
   openSockets(): number
-  /** Resolves once `n` requests were received. */
-  waitForRequests(n: number, timeoutMs?: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -42,8 +38,6 @@ export const WORDS = ['Hello', ' from', ' the', ' local', ' upstream', '!']
 export async function startUpstream(): Promise<TestUpstream> {
   const requests: ReceivedRequest[] = []
   const sockets = new Set<Socket>()
-  let behaviour: Behaviour = 'normal'
-  let waiters: Array<() => void> = []
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -59,14 +53,13 @@ export async function startUpstream(): Promise<TestUpstream> {
         finished: false,
       }
       requests.push(record)
-      for (const w of waiters) w()
       res.on('close', () => {
         if (!res.writableFinished) record.aborted = true
       })
       res.on('finish', () => {
         record.finished = true
       })
-      const mode = (req.headers['x-upstream-behaviour'] as Behaviour | undefined) ?? behaviour
+      const mode = (req.headers['x-upstream-behaviour'] as Behaviour | undefined) ?? 'normal'
       const interval = Number(req.headers['x-upstream-interval-ms'] ?? 150)
       answer(record, res, mode, interval)
     })
@@ -80,26 +73,7 @@ export async function startUpstream(): Promise<TestUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    setBehaviour: (b) => {
-      behaviour = b
-    },
     openSockets: () => sockets.size,
-    waitForRequests(n, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (requests.length < n) return
-          clearTimeout(timer)
-          waiters = waiters.filter((w) => w !== check)
-          resolve()
-        }
-        const timer = setTimeout(
-          () => reject(new Error(`upstream saw ${requests.length} of ${n} requests`)),
-          timeoutMs,
-        )
-        waiters.push(check)
-        check()
-      })
-    },
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy()
