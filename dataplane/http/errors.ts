@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import { ApiError, ERROR_HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../../shared/errors.ts'
 
-export function toApiError(err: unknown): ApiError {
+function toApiError(err: unknown): ApiError {
   return err instanceof ApiError ? err : new ApiError('internal', 'internal error')
 }
 
