@@ -11,7 +11,6 @@
  *   other: an upper bound on N separate dataplanes) has applied it, from the DELETE being sent.
  */
 import { mkdirSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
@@ -188,7 +187,7 @@ async function connectSubscribers(
     const batch: Subscriber[] = []
     for (let i = 0; i < 50 && subscribers.length + batch.length < n; i++) {
       batch.push(
-        new Subscriber(controlPlaneUrl, dataplaneKey, join(stateDir), `bench-sub-${subscribers.length + i}`),
+        new Subscriber(controlPlaneUrl, dataplaneKey, stateDir, `bench-sub-${subscribers.length + i}`),
       )
     }
     await Promise.all(batch.map((s) => s.start()))

@@ -26,7 +26,7 @@ import { Tenancy } from './identity/tenancy.ts'
 import { ApiKeys } from './keys/api-keys.ts'
 import { LastUsed } from './keys/last-used.ts'
 import { createMetrics } from './metrics.ts'
-import { type DevIdp, startDevIdp } from './oidc/dev-idp.ts'
+import type { DevIdp } from './oidc/dev-idp.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { RevocationLog } from './revocations/log.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
@@ -134,6 +134,8 @@ export async function startControlPlane(
   let devIdp: DevIdp | undefined
   let issuers = config.oidc.issuers
   if (issuers.length === 0) {
+    // Loaded only here: a control plane with configured issuers never loads oidc-provider.
+    const { startDevIdp } = await import('./oidc/dev-idp.ts')
     devIdp = await startDevIdp(config.oidc.devIdpListen, config.oidc.redirectUris, config.oidc.devIdpUrl)
     issuers = [
       { alias: 'dev', issuer: devIdp.issuer, clientId: devIdp.clientId, clientSecret: devIdp.clientSecret },
