@@ -1,12 +1,14 @@
 /**
  * The README stays true to the code: every variable either component reads is documented, the
- * endpoint table is the route table's, and the two commands a new user runs are the ones
+ * endpoint table is the route table's, the Performance table shows the committed bench results, and the two commands a new user runs are the ones
  * package.json defines.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { readmePerformanceTable, renderPerformanceTable } from '../bench/lib/readme-table.ts'
+import type { ResultFile } from '../bench/lib/report.ts'
 import { CONTROL_PLANE_VARIABLES } from '../control-plane/config.ts'
 import { DATAPLANE_VARIABLES } from '../dataplane/config.ts'
 import { renderEndpointTable } from '../shared/contract/endpoint-table.ts'
@@ -44,6 +46,19 @@ describe('README', () => {
       cells(renderEndpointTable()),
       'run: node --import tsx scripts/readme-endpoints.ts',
     )
+  })
+
+  it('shows the committed benchmark results in its Performance table', () => {
+    const latest = JSON.parse(
+      readFileSync(join(REPO_ROOT, 'bench/results/latest.json'), 'utf8'),
+    ) as ResultFile
+    const shown = readmePerformanceTable(readme) ?? ''
+    assert.ok(
+      shown.includes(`Run of ${latest.date.slice(0, 16).replace('T', ' ')} UTC`),
+      'the run the table is from',
+    )
+    const table = shown.slice(shown.indexOf('|'))
+    assert.deepEqual(cells(table), cells(renderPerformanceTable(latest)), 'a full npm run bench rewrites it')
   })
 
   it('gives the commands that install, start and test', () => {
