@@ -81,10 +81,10 @@ describe('the seed documents’ curl lines against npm start', () => {
     const res = await curl(endpoint('GET', '/v1/me').curl, envFor(promptKey))
     assert.equal(res.status, 200, JSON.stringify(res.body))
     assert.equal((res.body as { identity: { id: string } }).identity.id, user.identityId)
-    const prefixed = endpoint('GET', '/v1/me').curl.replace(
-      'Bearer ${AGENTROUTER_API_KEY}',
-      'Bearer ak-${AGENTROUTER_API_KEY}',
-    )
+    // The shell expands these, not JavaScript: the document's line, with the ak- prefix added.
+    const shellKey = '$' + '{AGENTROUTER_API_KEY}'
+    const prefixed = endpoint('GET', '/v1/me').curl.replace(`Bearer ${shellKey}`, `Bearer ak-${shellKey}`)
+    assert.match(prefixed, /Bearer ak-\$\{AGENTROUTER_API_KEY\}/)
     assert.equal((await curl(prefixed, envFor(promptKey))).status, 200)
   })
 
