@@ -13,7 +13,7 @@ import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
 import { type LoadResult, runLoad } from './lib/load.ts'
 import { treeCpuSeconds } from './lib/proc.ts'
-import type { Report, Target } from './lib/report.ts'
+import type { Report } from './lib/report.ts'
 import { nginxPath, type Server, startNginx, startPortkey, startScript } from './lib/servers.ts'
 import { createTenant, startBenchControlPlane, startBenchDataplane } from './lib/stack.ts'
 import { median } from './lib/stats.ts'
@@ -224,13 +224,10 @@ function record(report: Report, samples: Map<string, Sample[]>, missing: Map<Hop
         continue
       }
       const vsFloor = hop !== 'bare_undici' && hop !== 'direct'
-      const rpsTarget: Target | undefined =
-        hop === 'dataplane' ? { on: 'ratio', op: '>=', bound: 0.8 } : undefined
       // One connection's req/s is only 1 / latency: not a throughput figure.
       if (mode !== 'json_1conn') {
         report.add(`proxy_rps_${hop}${sfx}`, rps, 'req/s', {
           floor: vsFloor ? floor.rps : undefined,
-          target: rpsTarget,
         })
       }
       report.add(`proxy_p50_ms_${hop}${sfx}`, med(hop, mode, 'p50Ms')!, 'ms', {
@@ -247,15 +244,12 @@ function record(report: Report, samples: Map<string, Sample[]>, missing: Map<Hop
     const dpP99 = med('dataplane', mode, 'p99Ms')
     if (dpP99 !== undefined && floor.p99 !== undefined) {
       report.add(`proxy_p99_added_ms_dataplane${sfx}`, dpP99 - floor.p99, 'ms', {
-        target: { on: 'value', op: '<=', bound: 1 },
         note: 'dataplane p99 − bare undici p99',
       })
     }
     const pk = med('portkey', mode, 'rps')
     if (dp !== undefined && pk !== undefined && mode !== 'json_1conn') {
-      report.add(`proxy_rps_dataplane_over_portkey${sfx}`, dp / pk, '×', {
-        target: { on: 'value', op: '>=', bound: 5 },
-      })
+      report.add(`proxy_rps_dataplane_over_portkey${sfx}`, dp / pk, '×')
     }
   }
 }

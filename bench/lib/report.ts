@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
+import { TARGETS } from './targets.ts'
 
 export interface Figure {
   value: number
@@ -50,18 +51,13 @@ export class Report {
    * Records a figure. With a floor, the ratio is value / floor (so for throughput below 1 is
    * slower than the floor, for latency above 1 is slower).
    */
-  add(
-    name: string,
-    value: number,
-    unit: string,
-    extra: { floor?: number; target?: Target; note?: string } = {},
-  ): void {
+  add(name: string, value: number, unit: string, extra: { floor?: number; note?: string } = {}): void {
     const figure: Figure = { value: round(value), unit }
     if (extra.floor !== undefined) {
       figure.floor = round(extra.floor)
       figure.ratio = round(value / extra.floor)
     }
-    this.rows.push({ name, figure, target: extra.target, note: extra.note })
+    this.rows.push({ name, figure, target: TARGETS[name], note: extra.note })
   }
 
   missing(name: string, reason: string): void {
