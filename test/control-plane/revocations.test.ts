@@ -83,8 +83,9 @@ describe('revocation list over HTTP', () => {
     assert.deepEqual(new Set(whole.revocations.map((r: Revocation) => r.jti)), new Set(ids))
     assertStrictlyIncreasing(whole.revocations)
     const shared = sharingAMillisecond(whole.revocations)
+    // How many land in one millisecond depends on the machine's load (none on a busy one); the
+    // same-tick case is pinned by the injected-clock test below, so this is reported, not asserted.
     t.diagnostic(`${shared} of 500 revocations share their millisecond with another`)
-    assert.ok(shared >= 2, 'the burst put several revocations in one millisecond')
     assert.equal(whole.snapshot_at, whole.revocations.at(-1).revoked_at)
 
     const seen: Revocation[] = []
