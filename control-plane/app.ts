@@ -202,6 +202,7 @@ export async function startControlPlane(
   })
   stream.attach(server)
   secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
+  tenancy.on('membershipChanged', (changed) => stream.broadcast({ type: 'membership_changed', ...changed }))
   kekRotation.resumeIfInterrupted()
   const { port } = server.address() as AddressInfo
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host

@@ -128,10 +128,14 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
       secretChanged: (realm, secretName) => {
         if (realm === BYOK_REALM) byok.evictKey(secretName)
       },
+      membershipChanged: (projectId, identityId) => byok.evictMembership(projectId, identityId),
       synced: (atMs) =>
         authCheck.setFreshUntil(maxStaleness > 0 ? atMs + maxStaleness : Number.POSITIVE_INFINITY),
-      streamConnected: (connected) =>
-        log.info(connected ? 'revocation stream connected' : 'revocation stream down'),
+      streamConnected: (connected) => {
+        log.info(connected ? 'revocation stream connected' : 'revocation stream down')
+        // Membership changes and secret rotations announced while it was down were missed.
+        if (connected) byok.expireAll()
+      },
     },
   )
 

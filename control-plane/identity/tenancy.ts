@@ -1,7 +1,12 @@
 /**
  * @module Customers, projects and who belongs to them. Also resolves the `-` path segment (the
  * caller's default customer or project) and answers "what is this identity's role here".
+ *
+ * Announces each change that can take access away (a member removed, a role changed) as
+ * `membershipChanged`, after it is committed: dataplanes cache provider keys per member, and
+ * `app.ts` forwards the event to them on the revocation stream.
  */
+import { EventEmitter } from 'node:events'
 import type { Identity, Role } from '../../shared/contract/me.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
@@ -17,8 +22,17 @@ export interface ProjectScope {
 const wantsDefault = (segment: string | undefined): boolean =>
   segment === undefined || segment === '' || segment === '-'
 
-export class Tenancy {
-  constructor(private readonly store: TenancyStore) {}
+/** A membership that changed; without `user_id`, every member of the project. */
+export interface MembershipChange {
+  customer_id: string
+  project_id: string
+  user_id?: string
+}
+
+export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange] }> {
+  constructor(private readonly store: TenancyStore) {
+    super()
+  }
 
   createCustomer(name: string): CustomerRow {
     const row = { id: newId('customer'), name, created_at: nowMicros() }
@@ -86,7 +100,11 @@ export class Tenancy {
     return this.store.member(projectId, identityId)?.role
   }
 
-  /** Adds or updates a membership; the identity's first project becomes its default. */
+  /**
+   * Adds or updates a membership; the identity's first project becomes its default. A changed
+   * role is announced (no role gates provider-key resolution today, but whatever was cached
+   * under the old role is not kept past it).
+   */
   setMember(scope: ProjectScope, identity: IdentityRow, role: Role): MembershipRow {
     const row: MembershipRow = {
       project_id: scope.project.id,
@@ -94,22 +112,35 @@ export class Tenancy {
       role,
       created_at: nowMicros(),
     }
-    this.store.transaction(() => {
+    const previous = this.store.transaction(() => {
+      const previous = this.store.member(scope.project.id, identity.id)?.role
       this.store.upsertMember(row)
       if (!identity.default_project_id)
         this.store.setDefaults(identity.id, scope.customer.id, scope.project.id)
+      return previous
     })
+    if (previous !== undefined && previous !== role) this.#changed(scope, identity)
     return this.store.member(scope.project.id, identity.id)!
   }
 
   removeMember(scope: ProjectScope, identity: IdentityRow): boolean {
-    return this.store.transaction(() => {
+    const removed = this.store.transaction(() => {
       const removed = this.store.deleteMember(scope.project.id, identity.id)
       if (removed && identity.default_project_id === scope.project.id) {
         const next = this.store.membershipsOf(identity.id)[0]
         this.store.setDefaults(identity.id, next?.customer_id ?? null, next?.project_id ?? null)
       }
       return removed
+    })
+    if (removed) this.#changed(scope, identity)
+    return removed
+  }
+
+  #changed(scope: ProjectScope, identity: IdentityRow): void {
+    this.emit('membershipChanged', {
+      customer_id: scope.customer.id,
+      project_id: scope.project.id,
+      user_id: identity.id,
     })
   }
 

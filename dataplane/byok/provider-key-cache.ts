@@ -2,10 +2,15 @@
  * @module Which provider key serves a caller: resolved through the control plane's resolution
  * endpoint (user-scoped key first, else the project's), then kept in a bounded LRU for a TTL,
  * keyed by (project, identity, provider). Concurrent misses for one entry share one call. An
- * entry is dropped the moment its AI key is revoked or its secret changes (both arrive on the
- * revocation stream), and a resolution that raced such a change is used once but not kept.
+ * entry is dropped the moment its AI key is revoked or its secret changes, or its identity leaves
+ * (or changes role in) the project the key was resolved in (all arrive on the revocation stream),
+ * and a resolution that raced such a change is used once but not kept. Each (re)connect of the
+ * stream expires every entry, since changes announced while it was down were missed.
  * While the control plane is unreachable an entry past its TTL keeps serving (it was not
  * revoked: that would have removed it), so cached callers keep working through an outage.
+ *
+ * The hit path reads only the LRU; the indexes by AI key and by project are kept on insert and
+ * disposal (the miss path), and a membership change scans only its project's entries.
  */
 import { LRUCache } from 'lru-cache'
 import type { Provider } from '../../shared/contract/aikeys.ts'
@@ -34,6 +39,15 @@ export interface ProviderKey {
   readonly fetchedAtMs: number
 }
 
+/** What the cache holds: the key, plus whom and where it was resolved for (for eviction). */
+interface Entry extends ProviderKey {
+  /** Mutable: set to -Infinity to expire the entry in place (it may still serve stale). */
+  fetchedAtMs: number
+  /** The project the control plane resolved in (the claims' `pid` may be absent: the default). */
+  readonly projectId: string
+  readonly identityId: string
+}
+
 export type CacheEvent = 'hit' | 'miss' | 'stale_served'
 
 export interface ProviderKeyCacheOptions {
@@ -51,9 +65,11 @@ export class ProviderKeyCache {
   readonly #revocations: RevocationSet
   readonly #ttlMs: number
   readonly #observe: (event: CacheEvent) => void
-  readonly #entries: LRUCache<string, ProviderKey>
+  readonly #entries: LRUCache<string, Entry>
   /** AI key id → the cache keys it serves (a project key serves every member). */
   readonly #byKeyId = new Map<string, Set<string>>()
+  /** Resolved project id → the cache keys resolved in it. */
+  readonly #byProject = new Map<string, Set<string>>()
   readonly #inFlight = new Map<string, Promise<ProviderKey>>()
   /**
    * The cache keys of each verified token's claims, per provider: a cached token hands every
@@ -68,12 +84,11 @@ export class ProviderKeyCache {
     this.#revocations = revocations
     this.#ttlMs = options.ttlMs
     this.#observe = options.observe ?? (() => {})
-    this.#entries = new LRUCache<string, ProviderKey>({
+    this.#entries = new LRUCache<string, Entry>({
       max: options.maxEntries,
       dispose: (entry, cacheKey) => {
-        const keys = this.#byKeyId.get(entry.id)
-        keys?.delete(cacheKey)
-        if (keys?.size === 0) this.#byKeyId.delete(entry.id)
+        unindex(this.#byKeyId, entry.id, cacheKey)
+        unindex(this.#byProject, entry.projectId, cacheKey)
       },
     })
   }
@@ -107,6 +122,31 @@ export class ProviderKeyCache {
     for (const cacheKey of [...keys]) this.#entries.delete(cacheKey)
   }
 
+  /**
+   * Drops the entries resolved for `identityId` in project `projectId` (every member's when
+   * absent): the identity left the project or its role changed.
+   */
+  evictMembership(projectId: string, identityId?: string): void {
+    this.#evictions++
+    const keys = this.#byProject.get(projectId)
+    if (!keys) return
+    for (const cacheKey of [...keys]) {
+      if (identityId === undefined || this.#entries.peek(cacheKey)?.identityId === identityId) {
+        this.#entries.delete(cacheKey)
+      }
+    }
+  }
+
+  /**
+   * Expires every entry in place: each is resolved again on its next use. Kept rather than
+   * dropped, so that if the control plane is unreachable at that moment the outage rule (an
+   * unrevoked entry serves stale) still applies.
+   */
+  expireAll(): void {
+    this.#evictions++
+    for (const entry of this.#entries.values()) entry.fetchedAtMs = Number.NEGATIVE_INFINITY
+  }
+
   get size(): number {
     return this.#entries.size
   }
@@ -129,7 +169,7 @@ export class ProviderKeyCache {
     cacheKey: string,
     claims: TokenClaims,
     provider: Provider,
-    stale: ProviderKey | undefined,
+    stale: Entry | undefined,
   ): Promise<ProviderKey> {
     for (let attempt = 0; ; attempt++) {
       const evictionsBefore = this.#evictions
@@ -153,22 +193,39 @@ export class ProviderKeyCache {
         if (stale && !TRANSIENT.has(code)) this.#entries.delete(cacheKey)
         throw providerKeyError(err, provider, claims)
       }
-      const { id } = resolved.key
+      const { id, project_id: projectId } = resolved.key
       // Revoked while the call was in flight: the control plane now answers with another key.
       if (this.#revocations.has(id)) {
         if (attempt === 0) continue
         throw noKeyError(provider, claims)
       }
-      const entry: ProviderKey = { id, secret: resolved.secret, fetchedAtMs: Date.now() }
+      const entry: Entry = {
+        id,
+        secret: resolved.secret,
+        fetchedAtMs: Date.now(),
+        projectId,
+        identityId: claims.sub,
+      }
       if (this.#evictions === evictionsBefore) {
         this.#entries.set(cacheKey, entry)
-        const keys = this.#byKeyId.get(id)
-        if (keys) keys.add(cacheKey)
-        else this.#byKeyId.set(id, new Set([cacheKey]))
+        index(this.#byKeyId, id, cacheKey)
+        index(this.#byProject, projectId, cacheKey)
       }
       return entry
     }
   }
+}
+
+function index(map: Map<string, Set<string>>, key: string, cacheKey: string): void {
+  const keys = map.get(key)
+  if (keys) keys.add(cacheKey)
+  else map.set(key, new Set([cacheKey]))
+}
+
+function unindex(map: Map<string, Set<string>>, key: string, cacheKey: string): void {
+  const keys = map.get(key)
+  keys?.delete(cacheKey)
+  if (keys?.size === 0) map.delete(key)
 }
 
 function noKeyError(provider: Provider, claims: TokenClaims, projectId = claims.pid): ApiError {

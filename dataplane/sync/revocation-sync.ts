@@ -46,6 +46,8 @@ export interface RevocationSyncHooks {
   applied?: (revocation: Revocation) => void
   /** A secret changed: drop what was cached from it. */
   secretChanged?: (realm: string, name: string) => void
+  /** A member left a project or changed role (`undefined`: every member): drop their provider keys. */
+  membershipChanged?: (projectId: string, identityId: string | undefined) => void
   /** The control plane confirmed the set current at this time (epoch ms). */
   synced?: (atMs: number) => void
   streamConnected?: (connected: boolean) => void
@@ -256,6 +258,9 @@ export class RevocationSync {
         return
       case 'secret_changed':
         this.#hooks.secretChanged?.(m.realm, m.name)
+        return
+      case 'membership_changed':
+        this.#hooks.membershipChanged?.(m.project_id, m.user_id)
         return
     }
   }

@@ -49,6 +49,11 @@ export type StreamServerMessage =
   | { type: 'jwks_changed' }
   /** A secret's value changed: drop anything cached from it. */
   | { type: 'secret_changed'; realm: string; name: string; user_id: string }
+  /**
+   * A member left a project or changed role (no `user_id`: the whole project): drop the provider
+   * keys cached for them there.
+   */
+  | { type: 'membership_changed'; customer_id: string; project_id: string; user_id?: string }
 
 /** Messages a dataplane sends: the cursor it has applied. */
 export type StreamClientMessage = { type: 'ack'; cursor: string }

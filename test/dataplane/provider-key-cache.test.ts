@@ -105,6 +105,67 @@ describe('ProviderKeyCache', () => {
     await assert.rejects(Promise.resolve(refetch), (err: ApiError) => err.code === 'unavailable')
   })
 
+  it('drops the entries of a member who left a project (their default-project entries too), and no one else’s', async () => {
+    const project = newId('project')
+    const other = newId('project')
+    const leaver = newId('identity')
+    const stayer = newId('identity')
+    const calls: ResolveRequest[] = []
+    const cache = new ProviderKeyCache(
+      async (req) => {
+        calls.push(req)
+        // A token without a project resolves in the identity's default project.
+        const projectId = req.projectId ?? project
+        return { key: { id: `byok-${projectId}`, project_id: projectId, user_scope: false }, secret: 'sk' }
+      },
+      new RevocationSet(),
+      { ttlMs: 60_000, maxEntries: 100 },
+    )
+    const tokens = {
+      leaverInProject: { sub: leaver, pid: project } as TokenClaims,
+      leaverByDefault: { sub: leaver } as TokenClaims,
+      leaverElsewhere: { sub: leaver, pid: other } as TokenClaims,
+      stayerInProject: { sub: stayer, pid: project } as TokenClaims,
+    }
+    for (const t of Object.values(tokens)) await cache.get(t, 'openai')
+    await cache.get(tokens.leaverInProject, 'anthropic')
+    assert.equal(calls.length, 5)
+
+    cache.evictMembership(project, leaver)
+    const cached = (t: TokenClaims, provider: 'openai' | 'anthropic' = 'openai') =>
+      !(cache.get(t, provider) instanceof Promise)
+    assert.equal(cached(tokens.leaverInProject), false, 'resolved again')
+    assert.equal(cached(tokens.leaverInProject, 'anthropic'), false, 'every provider')
+    assert.equal(cached(tokens.leaverByDefault), false, 'resolved in that project through the default')
+    assert.equal(cached(tokens.leaverElsewhere), true, 'another project is untouched')
+    assert.equal(cached(tokens.stayerInProject), true, 'another member is untouched')
+    await new Promise((r) => setTimeout(r, 0))
+
+    cache.evictMembership(project)
+    assert.equal(cached(tokens.stayerInProject), false, 'no identity: the whole project')
+    assert.equal(cached(tokens.leaverElsewhere), true)
+  })
+
+  it('expires every entry on expireAll (resolved again), yet serves it stale while the control plane is unreachable', async () => {
+    const fake = fakeResolver()
+    const cache = new ProviderKeyCache(fake.resolve, new RevocationSet(), { ttlMs: 60_000, maxEntries: 100 })
+    await cache.get(claims, 'openai')
+    assert.ok(!(cache.get(claims, 'openai') instanceof Promise))
+    cache.expireAll()
+    const again = cache.get(claims, 'openai')
+    assert.ok(again instanceof Promise, 'resolved again')
+    await again
+    assert.equal(fake.calls.length, 2)
+    assert.ok(!(cache.get(claims, 'openai') instanceof Promise), 'and cached again')
+
+    cache.expireAll()
+    fake.set(async () => {
+      throw new ApiError('unavailable', 'control plane down')
+    })
+    assert.equal((await cache.get(claims, 'openai')).secret, 'sk-one', 'the outage rule still applies')
+    assert.equal(cache.size, 1)
+  })
+
   it('serves an expired entry while the control plane is unreachable, and names provider and project when there is no key', async () => {
     const fake = fakeResolver()
     const cache = new ProviderKeyCache(fake.resolve, new RevocationSet(), { ttlMs: 1, maxEntries: 100 })
