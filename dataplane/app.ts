@@ -21,6 +21,7 @@ import type { DataplaneConfig } from './config.ts'
 import { OpsRoutes, type Readiness } from './http/ops.ts'
 import { createDataplaneServer } from './http/server.ts'
 import { createMetrics } from './metrics.ts'
+import { BodyBudget } from './proxy/body-budget.ts'
 import { Upstreams } from './proxy/upstreams.ts'
 import { KeySet } from './sync/key-set.ts'
 import { RevocationSync } from './sync/revocation-sync.ts'
@@ -51,6 +52,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   })
   const revocations = new RevocationSet()
   const upstreams = new Upstreams(config.upstreams, config.proxy)
+  const bodyBudget = new BodyBudget(config.clients.maxBufferedBytes)
   let snapshotWrittenAtMs = 0
   let persistedJwks = ''
   let name = config.name ?? ''
@@ -64,6 +66,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     cachedTokens: () => authCheck.cachedTokens,
     cachedProviderKeys: () => byok.size,
     poolStats: () => upstreams.stats(),
+    bufferedBodyBytes: () => bodyBudget.used,
   })
 
   const snapshotFile = new SnapshotFile(config.stateDir)
@@ -169,6 +172,9 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     metrics,
     ops: new OpsRoutes(readiness, metrics),
     bodyLimitBytes: config.proxy.bodyLimitBytes,
+    bodyBudget,
+    headersTimeoutMs: config.clients.headersTimeoutMs,
+    requestTimeoutMs: config.clients.requestTimeoutMs,
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

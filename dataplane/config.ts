@@ -38,6 +38,10 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_BYOK_CACHE_TTL: 'how long a provider key is served before re-resolving (default 5m)',
   AGENTROUTER_DP_BYOK_CACHE_SIZE: 'provider keys kept (default 10000)',
   AGENTROUTER_DP_BODY_LIMIT_BYTES: 'largest request body forwarded (default 32 MiB)',
+  AGENTROUTER_DP_MAX_BUFFERED_BYTES:
+    'request body bytes buffered across all in-flight requests; past it, 429 (default 256 MiB)',
+  AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT: "a client's request headers must arrive within this (default 10s)",
+  AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT: "a client's whole request must arrive within this (default 5m)",
   AGENTROUTER_DP_CONNECT_TIMEOUT: 'upstream connect timeout (default 10s)',
   AGENTROUTER_DP_HEADERS_TIMEOUT: 'upstream time to response headers (default 10m)',
   AGENTROUTER_DP_IDLE_TIMEOUT: 'upstream silence allowed while streaming a body (default 5m)',
@@ -67,6 +71,8 @@ export interface DataplaneConfig {
     persistDelayMs: number
   }
   byok: { ttlMs: number; maxEntries: number }
+  /** What a client may hold: time to send its request, bytes buffered across all requests. */
+  clients: { headersTimeoutMs: number; requestTimeoutMs: number; maxBufferedBytes: number }
   proxy: {
     bodyLimitBytes: number
     connectTimeoutMs: number
@@ -84,6 +90,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
   if (name !== undefined && !/^[\w.:@-]{1,128}$/.test(name)) {
     throw new v.ConfigError('AGENTROUTER_DP_NAME', 'expected 1–128 letters, digits or ._:@-')
   }
+  const bodyLimitBytes = v.int(vars, 'AGENTROUTER_DP_BODY_LIMIT_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3)
   return {
     dataDir,
     stateDir: join(dataDir, 'dataplane'),
@@ -119,8 +126,9 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       ttlMs: positiveDuration(vars, 'AGENTROUTER_DP_BYOK_CACHE_TTL', 300_000),
       maxEntries: v.int(vars, 'AGENTROUTER_DP_BYOK_CACHE_SIZE', 10_000, 1, 10_000_000),
     },
+    clients: clientLimits(vars, bodyLimitBytes),
     proxy: {
-      bodyLimitBytes: v.int(vars, 'AGENTROUTER_DP_BODY_LIMIT_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3),
+      bodyLimitBytes,
       connectTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_CONNECT_TIMEOUT', 10_000),
       headersTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_HEADERS_TIMEOUT', 600_000),
       idleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_IDLE_TIMEOUT', 300_000),
@@ -134,6 +142,31 @@ function clockLeeway(vars: v.Vars): number {
   const ms = v.duration(vars, 'AGENTROUTER_DP_CLOCK_LEEWAY', 30_000)
   if (ms > 300_000) throw new v.ConfigError('AGENTROUTER_DP_CLOCK_LEEWAY', 'must be at most 5m')
   return ms / 1000
+}
+
+/**
+ * The buffered-bytes bound defaults to eight largest bodies at once (thousands of typical chat
+ * requests), which keeps the dataplane within a few hundred MiB; below one largest body, a
+ * request the per-request limit allows could never be admitted. Node refuses a headers timeout
+ * longer than the request timeout.
+ */
+function clientLimits(vars: v.Vars, bodyLimitBytes: number): DataplaneConfig['clients'] {
+  const headersTimeoutMs = positiveDuration(vars, 'AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT', 10_000)
+  const requestTimeoutMs = positiveDuration(vars, 'AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT', 300_000)
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new v.ConfigError(
+      'AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT',
+      'must be at least AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT',
+    )
+  }
+  const maxBufferedBytes = v.int(
+    vars,
+    'AGENTROUTER_DP_MAX_BUFFERED_BYTES',
+    Math.max(256 * 1024 * 1024, bodyLimitBytes),
+    bodyLimitBytes,
+    1024 ** 4,
+  )
+  return { headersTimeoutMs, requestTimeoutMs, maxBufferedBytes }
 }
 
 function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): number {

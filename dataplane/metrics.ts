@@ -17,6 +17,8 @@ export interface MetricSources {
   cachedProviderKeys(): number
   /** Per upstream origin: undici pool stats. */
   poolStats(): Array<{ provider: string; connected: number; free: number; pending: number; running: number }>
+  /** Request-body bytes held by in-flight requests (the body budget's use). */
+  bufferedBodyBytes(): number
 }
 
 export type DataplaneMetrics = ReturnType<typeof createMetrics>
@@ -135,6 +137,14 @@ export function createMetrics(sources: MetricSources) {
         collect() {
           this.set({ cache: 'tokens' }, sources.cachedTokens())
           this.set({ cache: 'provider_keys' }, sources.cachedProviderKeys())
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_buffered_request_bytes',
+        help: 'Request-body bytes held by in-flight requests (bounded by AGENTROUTER_DP_MAX_BUFFERED_BYTES)',
+        registers: [registry],
+        collect() {
+          this.set(sources.bufferedBodyBytes())
         },
       }),
       new Gauge({

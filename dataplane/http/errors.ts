@@ -16,11 +16,18 @@ export function sendError(res: ServerResponse, err: unknown): void {
   send(res, e.code, e.message, e.details)
 }
 
-/** A whole HTTP/1.1 error response, for a socket the HTTP parser gave up on (no `res` exists). */
-export function rawErrorResponse(code: ErrorCode, message: string): string {
+/**
+ * A whole HTTP/1.1 error response, for a socket the HTTP parser gave up on (no `res` exists).
+ * `status` overrides the code's own only where HTTP has a more exact one (408 for a slow client).
+ */
+export function rawErrorResponse(
+  code: ErrorCode,
+  message: string,
+  status: number = ERROR_HTTP_STATUS[code],
+): string {
   const body = JSON.stringify({ code, message, details: [] })
   return (
-    `HTTP/1.1 ${ERROR_HTTP_STATUS[code]} ${code}\r\ncontent-type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   )
 }

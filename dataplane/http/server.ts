@@ -8,10 +8,12 @@
  * on this path logs or awaits when the caches can answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { AuthCheck, AuthOutcome } from '../auth/auth-check.ts'
 import { credentialOf } from '../auth/credential.ts'
 import type { ProviderKeyCache } from '../byok/provider-key-cache.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
+import type { BodyBudget } from '../proxy/body-budget.ts'
 import { Exchange, type ExchangeDeps } from '../proxy/exchange.ts'
 import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
 import type { Upstreams } from '../proxy/upstreams.ts'
@@ -31,24 +33,69 @@ export interface ServerDeps {
   metrics: DataplaneMetrics
   ops: OpsRoutes
   bodyLimitBytes: number
+  bodyBudget: BodyBudget
+  /** How long a client may take to send its request headers, and its whole request. */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
 }
 
 export function createDataplaneServer(deps: ServerDeps): Server {
   const handler = new RequestHandler(deps)
-  const server = createServer({ keepAliveTimeout: 65_000, noDelay: true }, (req, res) =>
-    handler.handle(req, res),
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      noDelay: true,
+      // Node measures both from the request's first byte (from the connection, for its first
+      // request), however slowly the bytes trickle, but only notices on its periodic check
+      // (30 s by default): checked often enough that a socket outlives its timeout by a quarter.
+      headersTimeout: deps.headersTimeoutMs,
+      requestTimeout: deps.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(deps.headersTimeoutMs / 4))),
+    },
+    (req, res) => handler.handle(req, res),
   )
-  // What node's parser refuses (oversized headers, malformed requests) still gets the contract's JSON.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET') {
+  // What node's parser refuses (oversized headers, malformed requests) and requests that did not
+  // arrive in time still get the contract's JSON; then the socket is destroyed, never left half-open.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || err.code === 'ECONNRESET' || responseStarted(socket)) {
       socket.destroy()
       return
     }
-    const message =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers too large' : 'malformed HTTP request'
-    socket.end(rawErrorResponse('invalid_argument', message))
+    answerAndDestroy(socket, transportErrorResponse(err, deps))
   })
   return server
+}
+
+function transportErrorResponse(err: NodeJS.ErrnoException, deps: ServerDeps): string {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return rawErrorResponse('invalid_argument', 'request headers too large')
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      // 408, not the 504 of `deadline_exceeded`: the client was too slow, not an upstream.
+      return rawErrorResponse(
+        'deadline_exceeded',
+        `request not received in time (headers within ${deps.headersTimeoutMs} ms, ` +
+          `the whole request within ${deps.requestTimeoutMs} ms)`,
+        408,
+      )
+    default:
+      return rawErrorResponse('invalid_argument', 'malformed HTTP request')
+  }
+}
+
+/** A response already on the wire for this socket: nothing more can be said on it. */
+function responseStarted(socket: Duplex): boolean {
+  return (socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true
+}
+
+/**
+ * Writes the answer and destroys the socket once it is flushed. `end` alone only half-closes:
+ * node's server allows half-open sockets, and a client that never closes its side would hold it.
+ */
+function answerAndDestroy(socket: Duplex, response: string): void {
+  socket.end(response, () => socket.destroy())
+  // Not flushed at once: the peer is not reading, and is not waited for.
+  if (socket.writableLength > 0) socket.destroy()
 }
 
 class RequestHandler {
@@ -60,6 +107,7 @@ class RequestHandler {
     this.#exchangeDeps = {
       metrics: deps.metrics,
       bodyLimitBytes: deps.bodyLimitBytes,
+      bodyBudget: deps.bodyBudget,
       traceFields: propagatedFields(),
     }
   }

@@ -15,6 +15,7 @@ import type { ProviderKey } from '../byok/provider-key-cache.ts'
 import { send, sendError } from '../http/errors.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
 import { type Context, injectTrace, type Span, startSpan } from '../tracing.ts'
+import type { BodyBudget } from './body-budget.ts'
 import { connectionListed, downstreamHeaders, hasContentLength, upstreamHeaders } from './headers.ts'
 import type { ProviderRoute } from './providers/index.ts'
 import { upstreamError } from './upstream-errors.ts'
@@ -23,6 +24,8 @@ import type { Upstream } from './upstreams.ts'
 export interface ExchangeDeps {
   metrics: DataplaneMetrics
   bodyLimitBytes: number
+  /** Request-body bytes buffered across all exchanges. */
+  bodyBudget: BodyBudget
   /** Trace headers a registered propagator writes (replaced, not passed through). */
   traceFields: ReadonlySet<string> | undefined
 }
@@ -42,6 +45,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = []
   #bodyBytes = 0
   #bodyDone = false
+  /** Bytes this exchange holds of the body budget: released once, when the exchange is over. */
+  #reserved = 0
   #key: ProviderKey | undefined
   #abort: ((err: Error) => void) | undefined
   #resume: (() => void) | undefined
@@ -76,6 +81,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#tooLarge()
       return
     }
+    // A declared body is admitted whole or not at all, before any of it is read: no request is
+    // cut off mid-body, and a refused one is answered at once (node discards its body unread).
+    if (declared > 0) {
+      if (!this.#deps.bodyBudget.reserve(declared)) {
+        this.#exhausted(false)
+        return
+      }
+      this.#reserved = declared
+    }
     // Listeners are shared functions that find the exchange on the emitter, not closures made
     // per request: this is the hot path.
     ;(req as Carrier)[EXCHANGE] = this
@@ -93,6 +107,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
         (err) => {
           if (this.#finished) return
           this.#finished = true
+          this.#chunks = []
+          this.#releaseBody()
           sendError(this.#res, err)
         },
       )
@@ -107,6 +123,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ex.#finished) return
     ex.#bodyBytes += chunk.length
     if (ex.#bodyBytes > ex.#deps.bodyLimitBytes) ex.#tooLarge()
+    // Past what was declared (a chunked body): reserve as it arrives.
+    else if (ex.#bodyBytes > ex.#reserved && !ex.#reserveArrived()) ex.#exhausted(true)
     else ex.#chunks.push(chunk)
   }
 
@@ -122,7 +140,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const ex = (this as Carrier)[EXCHANGE]!
     if (ex.#finished || ex.#res.writableFinished) return
     ex.#finished = true
+    ex.#chunks = []
     ex.#abort?.(CLIENT_GONE)
+    ex.#releaseBody()
   }
 
   /**
@@ -146,10 +166,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
     ;(this as Carrier)[EXCHANGE]!.#resume?.()
   }
 
+  #reserveArrived(): boolean {
+    if (!this.#deps.bodyBudget.reserve(this.#bodyBytes - this.#reserved)) return false
+    this.#reserved = this.#bodyBytes
+    return true
+  }
+
+  /** Idempotent: every way an exchange ends calls it (the body is held until then: undici keeps it). */
+  #releaseBody(): void {
+    if (this.#reserved === 0) return
+    this.#deps.bodyBudget.release(this.#reserved)
+    this.#reserved = 0
+  }
+
+  /** The body budget is spent: refused with a hint to retry (a body still arriving closes the connection). */
+  #exhausted(close: boolean): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#chunks = []
+    this.#releaseBody()
+    if (close) this.#res.setHeader('connection', 'close')
+    this.#res.setHeader('retry-after', '1')
+    const limit = this.#deps.bodyBudget.limit
+    send(this.#res, 'resource_exhausted', 'request bodies: the dataplane is buffering all it may; retry', [
+      { field: 'body', description: `at most ${limit} bytes are buffered across in-flight requests` },
+    ])
+  }
+
   #tooLarge(): void {
     if (this.#finished) return
     this.#finished = true
     this.#chunks = []
+    this.#releaseBody()
     // The rest of the body is not read: close the connection after answering.
     this.#res.setHeader('connection', 'close')
     send(this.#res, 'invalid_argument', `body: larger than ${this.#deps.bodyLimitBytes} bytes`, [
@@ -163,8 +211,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { adapter, strip } = this.#route
     const chunks = this.#chunks
     this.#chunks = []
+    // Several chunks go as they are (undici writes an iterable chunk by chunk; its types omit
+    // it): one contiguous copy would hold the body twice, past what the body budget counts.
     const body =
-      chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#bodyBytes)
+      chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : (chunks as unknown as Uint8Array)
     const traceFields = this.#deps.traceFields
     let drop: ReadonlySet<string> | undefined = connectionListed(req.headers.connection)
     if (traceFields) drop = drop ? new Set([...drop, ...traceFields]) : traceFields
@@ -224,6 +274,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#span?.end()
+    this.#releaseBody()
     if (this.#finished) return
     this.#finished = true
     this.#res.end()
@@ -233,6 +284,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#status === 0) this.#deps.metrics.upstreamStatus(this.#route.adapter.provider, 0)
     this.#span?.recordException(err)
     this.#span?.end()
+    this.#releaseBody()
     if (this.#finished) return // the client left: nothing to tell it
     this.#finished = true
     if (this.#res.headersSent) this.#res.destroy()

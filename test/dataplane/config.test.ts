@@ -24,6 +24,32 @@ describe('dataplane configuration', () => {
     assert.equal(config.upstreams.anthropic, 'https://api.anthropic.com')
     assert.equal(config.sync.maxStalenessMs, 3_600_000)
     assert.equal(config.stateDir, '/tmp/x/dataplane')
+    assert.deepEqual(config.clients, {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 300_000,
+      maxBufferedBytes: 256 * 1024 * 1024,
+    })
+  })
+
+  it('reads the client limits: timeouts as durations, the buffered bound as bytes', () => {
+    const config = loadDataplaneConfig({
+      AGENTROUTER_DATAPLANE_KEY: KEY,
+      AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT: '1s',
+      AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT: '2500ms',
+      AGENTROUTER_DP_BODY_LIMIT_BYTES: '1048576',
+      AGENTROUTER_DP_MAX_BUFFERED_BYTES: '67108864',
+    })
+    assert.deepEqual(config.clients, {
+      headersTimeoutMs: 1_000,
+      requestTimeoutMs: 2_500,
+      maxBufferedBytes: 64 * 1024 * 1024,
+    })
+    // The default bound is never below one largest body.
+    const big = loadDataplaneConfig({
+      AGENTROUTER_DATAPLANE_KEY: KEY,
+      AGENTROUTER_DP_BODY_LIMIT_BYTES: String(1024 ** 3),
+    })
+    assert.equal(big.clients.maxBufferedBytes, 1024 ** 3)
   })
 
   it('stops on a bad or missing value, naming the variable', () => {
@@ -45,6 +71,32 @@ describe('dataplane configuration', () => {
       [
         { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_BYOK_CACHE_SIZE: '0' },
         'AGENTROUTER_DP_BYOK_CACHE_SIZE',
+      ],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT: '0' },
+        'AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT',
+      ],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT: 'soon' },
+        'AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT',
+      ],
+      [
+        // Node refuses a headers timeout longer than the request timeout.
+        {
+          AGENTROUTER_DATAPLANE_KEY: KEY,
+          AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT: '20s',
+          AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT: '10s',
+        },
+        'AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT',
+      ],
+      [
+        // Below one largest body, a request the per-request limit allows could never be admitted.
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_MAX_BUFFERED_BYTES: String(16 * 1024 * 1024) },
+        'AGENTROUTER_DP_MAX_BUFFERED_BYTES',
+      ],
+      [
+        { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_MAX_BUFFERED_BYTES: '64MiB' },
+        'AGENTROUTER_DP_MAX_BUFFERED_BYTES',
       ],
     ]
     for (const [vars, variable] of cases) {
