@@ -127,6 +127,24 @@ describe('slowloris at the dataplane', () => {
     assert.equal((await chat(world.dp.url, alice.apiKey)).status, 200, 'the next request is served')
   })
 
+  it("other transport errors are the contract's JSON too, and their sockets are destroyed", async () => {
+    const oversized = slowClient(
+      port,
+      `GET /healthz HTTP/1.1\r\nHost: dp\r\nX-Big: ${'a'.repeat(20_000)}`,
+      'a',
+    )
+    const malformed = slowClient(port, 'GET /healthz HTTP/1.1\r\nHost: dp\r\nBad Header\r\n\r\n', '')
+    await within(DEADLINE_MS, async () => oversized.closed && malformed.closed, 'both sockets closed')
+    for (const [client, message] of [
+      [oversized, 'request headers too large'],
+      [malformed, 'malformed HTTP request'],
+    ] as const) {
+      const { status, body } = parsed(client.received)
+      assert.equal(status, 400)
+      assert.deepEqual(body, { code: 'invalid_argument', message, details: [] })
+    }
+  })
+
   it('nothing went unhandled', () => {
     assert.equal(world.dp.process.child.exitCode, null, 'the dataplane is still running')
     assert.doesNotMatch(world.dp.process.output(), /unhandled|uncaught/i)
