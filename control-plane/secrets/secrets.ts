@@ -1,8 +1,10 @@
 /**
  * @module The secret service: create (upsert by owner, realm and name), get, list, delete,
  * rotate, validate and value. Values are kept only under envelope encryption; the plaintext
- * exists in memory while it is sealed or opened, and leaves only through `value` (audited) and
- * `plaintextFor` (BYOK resolution, audited). A value change (upsert, rotate, delete, shred) is
+ * exists in memory while it is sealed or opened, and leaves only through `value` (audited; never
+ * for a system realm) and `plaintextFor` (BYOK resolution, audited). The system realms are
+ * written over the API only with `secrets/write/internal` (see `owner.ts`); `put` and `shred` are
+ * their owning services' path. A value change (upsert, rotate, delete, shred) is
  * announced as `changed` so dataplanes drop what they cached from it.
  */
 import { EventEmitter } from 'node:events'
@@ -22,7 +24,9 @@ import {
   mayActFor,
   ownerFor,
   realmOrDefault,
+  requireMayWriteRealm,
   type SecretCaller,
+  systemValueRefused,
 } from './owner.ts'
 import { bindingOf, type PlaintextReader, type ValueGuard, VersionReader } from './version-reader.ts'
 import { secretView } from './view.ts'
@@ -84,6 +88,11 @@ export class Secrets extends EventEmitter<{
     this.#pageTokens = pageTokens
     this.#graceMicros = options.rotationGraceMs * 1000
     this.#reader = new VersionReader(store, keks, log, (outcome) => this.emit('read', outcome))
+    // Guarded (so audited as refused) rather than checked up front: every attempt on a provider
+    // key leaves a record.
+    this.#reader.addGuard((secret, purpose) => {
+      if (purpose === 'value' && isSystemRealm(secret.realm)) throw systemValueRefused(secret.realm)
+    })
   }
 
   addValueGuard(guard: ValueGuard): void {
@@ -92,6 +101,7 @@ export class Secrets extends EventEmitter<{
 
   create(caller: SecretCaller, input: CreateSecretInput): Secret {
     const realm = realmOrDefault(input.realm)
+    requireMayWriteRealm(caller, realm)
     const owner = ownerFor(caller, realm, input.user_id, 'write')
     const row = this.put(owner, realm, input.name, input.value, input)
     return this.#view(row)
@@ -294,10 +304,12 @@ export class Secrets extends EventEmitter<{
         (ref.userId === undefined || ref.userId === row.user_id || isSystemRealm(row.realm)) &&
         mayActFor(caller, row.user_id, row.realm, access)
       ) {
+        if (access === 'write') requireMayWriteRealm(caller, row.realm)
         return row
       }
     }
     const realm = realmOrDefault(ref.realm)
+    if (access === 'write') requireMayWriteRealm(caller, realm)
     const owner = ownerFor(caller, realm, ref.userId, access)
     const row = this.#store.byKey(owner, realm, ref.name)
     if (!row) throw new ApiError('not_found', `secret "${ref.name}" not found in realm "${realm}"`)

@@ -18,8 +18,8 @@ export interface PlaintextReader {
   credentialId: string
 }
 
-/** Runs before a value is served; throws to refuse it (revoked AI keys). */
-export type ValueGuard = (secret: SecretRow) => void
+/** Runs before a value is served; throws to refuse it (revoked AI keys, system realms over `value`). */
+export type ValueGuard = (secret: SecretRow, purpose: SecretReadRow['purpose']) => void
 
 export function bindingOf(row: Pick<SecretRow, 'id' | 'realm' | 'user_id'>, version: number): VersionBinding {
   return { secretId: row.id, version, realm: row.realm, userId: row.user_id }
@@ -99,7 +99,7 @@ export class VersionReader {
       this.#onAudited(outcome)
     }
     try {
-      for (const guard of this.#guards) guard(row)
+      for (const guard of this.#guards) guard(row, purpose)
       const plaintext = this.open(row, v)
       const text = plaintext.toString('utf8')
       plaintext.fill(0)

@@ -61,10 +61,15 @@ describe('AI keys', () => {
     const stored = (await cp.admin.secret.getSecret({ name: key.id, realm: 'byok' })).secret
     assert.equal(stored.user_id, 'system')
     assert.equal(stored.realm, 'byok')
+    await rejectsWith(
+      cp.admin.secret.getSecretValue({ name: key.id, realm: 'byok' }),
+      'permission_denied',
+      'realm',
+    )
     assert.equal(
-      (await cp.admin.secret.getSecretValue({ name: key.id, realm: 'byok' })).value,
+      (await resolve(alice.identityId, 'anthropic')).secret,
       'sk-ant-abcd9876',
-      'an admin key (secrets/read/internal) can read it; the AI-keys endpoints never answer with it',
+      'only BYOK resolution reads it; neither value nor the AI-keys endpoints answer with it',
     )
     assert.deepEqual((await alice.client.aikeys.get('-', '-', key.id)).key, key)
     await rejectsWith(alice.client.aikeys.get('-', '-', 'byok_01J00000000000000000000000'), 'not_found')

@@ -214,7 +214,7 @@ describe('tare against a running control plane', () => {
           'create',
           'openai-api-key',
           '--realm',
-          'llm-providers',
+          'integrations',
           '--value',
           '-',
           '--tag',
@@ -231,15 +231,15 @@ describe('tare against a running control plane', () => {
 
     it('secret get and list --json equal the API; list filters by tag', async () => {
       const got = await tareJson(
-        ['api', 'secret', 'get', '--name', 'openai-api-key', '--realm', 'llm-providers'],
+        ['api', 'secret', 'get', '--name', 'openai-api-key', '--realm', 'integrations'],
         admin,
       )
       assert.deepEqual(
         got,
-        await cp.admin.secret.getSecret({ name: 'openai-api-key', realm: 'llm-providers' }),
+        await cp.admin.secret.getSecret({ name: 'openai-api-key', realm: 'integrations' }),
       )
       const listed = await tareJson<{ secrets: Array<{ name: string }> }>(
-        ['api', 'secret', 'list', '--realm', 'llm-providers', '--tag', 'env=prod'],
+        ['api', 'secret', 'list', '--realm', 'integrations', '--tag', 'env=prod'],
         admin,
       )
       assert.deepEqual(
@@ -255,7 +255,7 @@ describe('tare against a running control plane', () => {
 
     it('secret rotate reads --new-value @FILE; validate and secret-value get see the new version', async () => {
       writeFileSync(valueFile, 'sk-live-rotated\n')
-      const ref = ['openai-api-key', '--realm', 'llm-providers']
+      const ref = ['openai-api-key', '--realm', 'integrations']
       const rotated = await tareJson<{ secret: { version: number } }>(
         ['api', 'secret', 'rotate', ...ref, '--new-value', `@${valueFile}`],
         admin,
@@ -270,11 +270,11 @@ describe('tare against a running control plane', () => {
 
     it('secret delete removes it; a second get is not_found with exit 1', async () => {
       const deleted = await tareJson(
-        ['api', 'secret', 'delete', 'openai-api-key', '--realm', 'llm-providers'],
+        ['api', 'secret', 'delete', 'openai-api-key', '--realm', 'integrations'],
         admin,
       )
       assert.deepEqual(deleted, { success: true })
-      const gone = await tare(['api', 'secret', 'get', 'openai-api-key', '--realm', 'llm-providers'], admin)
+      const gone = await tare(['api', 'secret', 'get', 'openai-api-key', '--realm', 'integrations'], admin)
       assert.equal(gone.code, 1)
       assert.match(gone.stderr, /^error: not_found: /m)
     })

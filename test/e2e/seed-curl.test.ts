@@ -162,7 +162,7 @@ describe('the seed documents’ curl lines against npm start', () => {
     const adminId = (await admin.me.get()).identity.id
     const create = fill(endpoint('POST', '/v1/secrets').curl, {
       name: 'openai-api-key',
-      realm: 'llm-providers',
+      realm: 'integrations',
       description: 'shared OpenAI key',
       value: 'sk-curl-secret-value',
       user_id: adminId,
@@ -170,7 +170,8 @@ describe('the seed documents’ curl lines against npm start', () => {
     const created = await curl(create, env)
     assert.equal(created.status, 200, JSON.stringify(created.body))
     const secret = (created.body as { secret: { id: string; user_id: string } }).secret
-    assert.equal(secret.user_id, 'system', 'LLM realms always store under system')
+    // Not a system realm: a system realm's value is never served (test/secrets/system-realms.test.ts).
+    assert.equal(secret.user_id, adminId, 'user_id honoured: the bootstrap key has secrets/write/internal')
     const at = (cmd: string) => cmd.replace('secrets/01H...', `secrets/${secret.id}`)
 
     const got = await curl(at(endpoint('GET', '/v1/secrets/{name}').curl), env)
@@ -179,19 +180,19 @@ describe('the seed documents’ curl lines against npm start', () => {
     assert.equal(listed.status, 200, JSON.stringify(listed.body))
 
     const rotate = fill(at(endpoint('POST', '/v1/secrets/{name}/rotate').curl), {
-      realm: 'llm-providers',
+      realm: 'integrations',
       new_value: 'sk-curl-rotated',
     })
     const rotated = await curl(rotate, env)
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body))
     const validate = fill(at(endpoint('POST', '/v1/secrets/{name}/validate').curl), {
-      realm: 'llm-providers',
+      realm: 'integrations',
     })
     const validated = await curl(validate, env)
     assert.deepEqual(validated.body, { valid: true, error: '' })
     const value = fill(at(endpoint('POST', '/v1/secrets/{name}/value').curl), {
-      realm: 'llm-providers',
-      user_id: 'system',
+      realm: 'integrations',
+      user_id: adminId,
     })
     const read = await curl(value, env)
     assert.equal(read.status, 200, JSON.stringify(read.body))

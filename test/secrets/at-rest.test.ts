@@ -1,7 +1,7 @@
 /**
  * At rest and in transit: values stored through the secret service and the AI-keys endpoints
  * appear in no byte of the SQLite database or its WAL, in no log line, and in no response but
- * `value`.
+ * `value` (and never in `value` for a system realm).
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -89,7 +89,9 @@ describe('secrets at rest', () => {
     assert.equal(valueResponses.length, 4)
     assert.ok(valueResponses[0]!.includes(`${MARKER}-rotate`), valueResponses[0])
     assert.ok(valueResponses[1]!.includes(`${MARKER}-create`), 'version 1 in its grace period')
-    assert.ok(valueResponses[2]!.includes(`${MARKER}-upsert`))
+    // A system realm's plaintext is never a value answer, not even to the bootstrap admin key.
+    assert.ok(valueResponses[2]!.startsWith('POST /v1/secrets/llm/value 403 '), valueResponses[2])
+    assert.ok(!valueResponses[2]!.includes(MARKER), 'a refused value call shows nothing')
     assert.ok(!valueResponses[3]!.includes(MARKER), 'a refused value call shows nothing')
     assert.ok(containsMarker(Buffer.from(valueResponses.join('\n'))), 'the search finds what is there')
   })

@@ -101,7 +101,7 @@ describe('secrets API', () => {
     await rejectsWith(cp.admin.secret.getSecret({ name: secret.id }), 'not_found')
   })
 
-  it('stores secrets of the LLM realms under system, whatever user_id says', async () => {
+  it('stores secrets of the LLM realms under system, whatever user_id says (with secrets/write/internal)', async () => {
     for (const realm of LLM_REALMS) {
       const { secret } = await cp.admin.secret.createSecret({
         name: 'provider-key',
@@ -112,14 +112,23 @@ describe('secrets API', () => {
       assert.equal(secret.user_id, 'system', realm)
       const found = (await cp.admin.secret.getSecret({ name: 'provider-key', realm })).secret
       assert.equal(found.id, secret.id, realm)
-      const read = await dataplane.secret.getSecretValue({ name: 'provider-key', realm, userId: 'system' })
-      assert.equal(read.value, `key-of-${realm}`, realm)
+      assert.deepEqual(await cp.admin.secret.validateSecret({ name: 'provider-key', realm }), {
+        valid: true,
+        error: '',
+      })
+      // Their plaintext leaves only through BYOK resolution (test/secrets/system-realms.test.ts).
+      await rejectsWith(
+        dataplane.secret.getSecretValue({ name: 'provider-key', realm, userId: 'system' }),
+        'permission_denied',
+        'realm',
+      )
     }
-    // An admin session has no internal scope, and still stores LLM-realm secrets under system.
-    const bossSecret = (
-      await boss.client.secret.createSecret({ name: 'boss-llm', realm: 'llm', value: 'x', userId: 'usr_x' })
-    ).secret
-    assert.equal(bossSecret.user_id, 'system')
+    // An admin session has no internal scope, so it writes no system realm at all.
+    await rejectsWith(
+      boss.client.secret.createSecret({ name: 'boss-llm', realm: 'llm', value: 'x', userId: 'usr_x' }),
+      'permission_denied',
+      'realm',
+    )
   })
 
   it('honours user_id only with the secrets/write/internal scope', async () => {
