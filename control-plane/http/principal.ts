@@ -4,7 +4,7 @@
  */
 import type { Persona } from '../../shared/contract/routes.ts'
 import { ApiError } from '../../shared/errors.ts'
-import { hasScope, SCOPE, type TokenClaims } from '../../shared/tokens/claims.ts'
+import { hasScope, SCOPE, scopesOf, type TokenClaims } from '../../shared/tokens/claims.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
 
 export interface Principal {
@@ -17,6 +17,20 @@ export interface Principal {
 export function isAdmin(claims: TokenClaims, identity: IdentityRow): boolean {
   if (claims.use === 'api_key') return claims.kt === 'KEY_TYPE_ADMIN'
   return identity.is_admin === 1
+}
+
+/**
+ * The scopes the principal holds, which bound what it may mint: its token's, plus what the Admin
+ * persona gives an admin identity's session beyond them (the admin endpoints and the revocation
+ * list). Never an internal scope a token does not carry.
+ */
+export function heldScopes(principal: Principal): Set<string> {
+  const held = scopesOf(principal.claims)
+  if (principal.isAdmin) {
+    held.add(SCOPE.admin)
+    held.add(SCOPE.revocationsRead)
+  }
+  return held
 }
 
 /** Throws `permission_denied` unless the principal has the persona. */
@@ -44,6 +58,10 @@ export function requirePersona(principal: Principal, persona: Exclude<Persona, '
       return
     case 'dataplane':
       if (claims.kt !== 'KEY_TYPE_DATAPLANE') deny('this endpoint is for dataplane keys only')
+      // A dataplane key minted by a credential without byok/resolve (an admin's session) lacks it.
+      if (!hasScope(claims, SCOPE.byokResolve)) {
+        deny('this dataplane key lacks the byok/resolve scope (mint it with the bootstrap admin key)')
+      }
       return
   }
 }

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../shared/logger.ts'
+import { ALL_SCOPES } from '../../shared/tokens/claims.ts'
 import type { ApiKeys } from '../keys/api-keys.ts'
 import type { SettingsStore } from '../store/settings.ts'
 import type { Identities } from './identities.ts'
@@ -25,13 +26,20 @@ export async function bootstrap(deps: {
   if (deps.settings.get('bootstrapped_at')) return { adminKeyFile, dataplaneKeyFile, created: false }
 
   const admin = deps.identities.createService('bootstrap-admin', true)
-  const adminKey = await deps.apiKeys.issue(admin, { name: 'bootstrap-admin', type: 'KEY_TYPE_ADMIN' })
+  // The root of trust: nothing minted these, so they carry their types' every scope.
+  const minterScopes = new Set<string>(ALL_SCOPES)
+  const adminKey = await deps.apiKeys.issue(admin, {
+    name: 'bootstrap-admin',
+    type: 'KEY_TYPE_ADMIN',
+    minterScopes,
+  })
   writeFileSync(adminKeyFile, `${adminKey.secret}\n`, { mode: 0o600 })
 
   const dataplane = deps.identities.createService('local-dataplane', false)
   const dataplaneKey = await deps.apiKeys.issue(dataplane, {
     name: 'local-dataplane',
     type: 'KEY_TYPE_DATAPLANE',
+    minterScopes,
   })
   writeFileSync(dataplaneKeyFile, `${dataplaneKey.secret}\n`, { mode: 0o600 })
 

@@ -1,14 +1,15 @@
 /**
  * @module API keys: issue (idempotently), list, revoke. The secret is returned at issue and, for
  * a retried request with the same idempotency key, again within a day; it is never listed. The
- * sealed copy that makes the retry possible is deleted once that day is over.
+ * sealed copy that makes the retry possible is deleted once that day is over. A key carries its
+ * type's scopes less those its minter does not hold: no credential mints one with more power.
  */
 import { createHash } from 'node:crypto'
 import type { ApiKey } from '../../shared/contract/me.ts'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
-import type { KeyType } from '../../shared/tokens/claims.ts'
+import { grantedScopes, KEY_TYPE_SCOPES, type KeyType } from '../../shared/tokens/claims.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
 import { open, seal } from '../crypto/seal.ts'
 import type { RevocationLog } from '../revocations/log.ts'
@@ -22,6 +23,11 @@ const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000
 export interface IssueRequest {
   name: string
   type: KeyType
+  /**
+   * The scopes the minting credential holds; the key gets its type's scopes within these. The
+   * bootstrap, which has no minter, passes `ALL_SCOPES`.
+   */
+  minterScopes: ReadonlySet<string>
   idempotencyKey?: string | undefined
 }
 
@@ -46,15 +52,19 @@ export class ApiKeys {
     const now = nowMicros()
     // Before a replay is looked up, so a retry past the window finds no secret to hand back.
     this.forgetExpiredSecrets(now)
+    const scopes = grantedScopes(request.type, request.minterScopes)
+    // A narrowed grant is part of the request, so a retry by a credential holding less never gets
+    // back a key minted with more; a full grant hashes as it always has.
+    const narrowed = scopes.length < KEY_TYPE_SCOPES[request.type].length
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([request.name, request.type]))
+      .update(JSON.stringify([request.name, request.type, ...(narrowed ? [scopes] : [])]))
       .digest('base64url')
     if (request.idempotencyKey) {
       const replay = this.#replay(identity.id, request.idempotencyKey, requestHash)
       if (replay) return replay
     }
     const id = newId('apiKey')
-    const issued = await this.tokens.apiKey(identity, id, request.type, now, now + this.ttlMs * 1000)
+    const issued = await this.tokens.apiKey(identity, id, request.type, scopes, now, now + this.ttlMs * 1000)
     const row: ApiKeyRow = {
       id,
       identity_id: identity.id,

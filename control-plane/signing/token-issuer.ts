@@ -5,8 +5,8 @@
 
 import { API_KEY_PREFIX } from '../../shared/tokens/bearer.ts'
 import {
-  KEY_TYPE_SCOPES,
   type KeyType,
+  type Scope,
   SESSION_SCOPES,
   type TokenClaims,
   type TokenUse,
@@ -36,11 +36,12 @@ export class TokenIssuer {
     return this.#sign(identity, sessionId, 'session', SESSION_SCOPES.join(' '), issuedAtUs, expiresAtUs)
   }
 
-  /** The API key as handed to the caller: `ak-<jwt>`. */
+  /** The API key as handed to the caller: `ak-<jwt>`, carrying `scopes` (already narrowed). */
   async apiKey(
     identity: IdentityRow,
     keyId: string,
     type: KeyType,
+    scopes: readonly Scope[],
     issuedAtUs: number,
     expiresAtUs: number,
   ): Promise<IssuedToken> {
@@ -48,7 +49,7 @@ export class TokenIssuer {
       identity,
       keyId,
       'api_key',
-      KEY_TYPE_SCOPES[type].join(' '),
+      scopes.join(' '),
       issuedAtUs,
       expiresAtUs,
       type,

@@ -18,17 +18,29 @@ export const SCOPE = {
   admin: 'admin',
   /** Read the revocation list and subscribe to its stream. */
   revocationsRead: 'revocations/read',
-  /** Read secret plaintext (`POST /v1/secrets/{name}/value`). */
+  /**
+   * Read secret plaintext (`POST /v1/secrets/{name}/value`) of any owner, outside the system
+   * realms (whose plaintext only BYOK resolution reads).
+   */
   secretsReadInternal: 'secrets/read/internal',
-  /** Create secrets on behalf of another owner (`user_id`). */
+  /** Write secrets on behalf of another owner (`user_id`), and in the system realms. */
   secretsWriteInternal: 'secrets/write/internal',
-  /** Resolve a caller's provider key (dataplanes). */
+  /**
+   * Resolve a caller's provider key (`POST /v1/internal/byok/resolve`, dataplane keys only). An
+   * admin key carries it only to hand it on to the dataplane keys it mints.
+   */
   byokResolve: 'byok/resolve',
 } as const
 export type Scope = (typeof SCOPE)[keyof typeof SCOPE]
 
+export const ALL_SCOPES: readonly Scope[] = Object.values(SCOPE)
+
 export const SESSION_SCOPES: readonly Scope[] = [SCOPE.inference, SCOPE.account]
 
+/**
+ * The most each key type carries. A minted key carries these less whatever its minter does not
+ * hold (see `grantedScopes`): scopes only narrow.
+ */
 export const KEY_TYPE_SCOPES: Record<KeyType, readonly Scope[]> = {
   KEY_TYPE_PROMPT: [SCOPE.inference, SCOPE.account],
   KEY_TYPE_ADMIN: [
@@ -38,6 +50,7 @@ export const KEY_TYPE_SCOPES: Record<KeyType, readonly Scope[]> = {
     SCOPE.revocationsRead,
     SCOPE.secretsReadInternal,
     SCOPE.secretsWriteInternal,
+    SCOPE.byokResolve,
   ],
   KEY_TYPE_DATAPLANE: [SCOPE.revocationsRead, SCOPE.secretsReadInternal, SCOPE.byokResolve],
 }
@@ -70,6 +83,19 @@ export const DEFAULT_TOKEN_AUDIENCE = 'agentrouter'
 /** Signature algorithms a verifier may accept. The control plane signs with RS256. */
 export const VERIFY_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const
 export type VerifyAlgorithm = (typeof VERIFY_ALGORITHMS)[number]
+
+/**
+ * The scopes a key of `type` gets when minted by a credential holding `held`: the type's scopes
+ * it holds, never more. The bootstrap, which has no minter, passes `ALL_SCOPES`.
+ */
+export function grantedScopes(type: KeyType, held: ReadonlySet<string>): Scope[] {
+  return KEY_TYPE_SCOPES[type].filter((scope) => held.has(scope))
+}
+
+/** The token's scopes, as a set. */
+export function scopesOf(claims: Pick<TokenClaims, 'scope'>): Set<string> {
+  return new Set(claims.scope.split(' ').filter(Boolean))
+}
 
 export function hasScope(claims: Pick<TokenClaims, 'scope'>, scope: Scope): boolean {
   const s = claims.scope

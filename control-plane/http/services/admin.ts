@@ -5,6 +5,7 @@
 import { formatMicros } from '../../../shared/time.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
+import { heldScopes } from '../principal.ts'
 import type { Router } from '../route.ts'
 
 export function adminRoutes(router: Router, s: Services): void {
@@ -49,11 +50,15 @@ export function adminRoutes(router: Router, s: Services): void {
     identities: s.identities.list(query.email).map((i) => s.tenancy.view(i)),
   }))
 
-  router.on('adminIssueKey', async ({ body }) => {
+  router.on('adminIssueKey', async ({ body, principal }) => {
     const identity = body.identity_id
       ? s.identities.get(body.identity_id)
       : s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
-    return s.apiKeys.issue(identity, { name: body.name, type: body.type })
+    return s.apiKeys.issue(identity, {
+      name: body.name,
+      type: body.type,
+      minterScopes: heldScopes(principal),
+    })
   })
 
   router.on('adminRevokeKey', async ({ params, query, principal }) => {

@@ -7,6 +7,7 @@ import { ApiError } from '../../../shared/errors.ts'
 import type { KeyType } from '../../../shared/tokens/claims.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
+import { heldScopes } from '../principal.ts'
 import type { Router } from '../route.ts'
 import { clearSessionCookie } from '../session-cookie.ts'
 
@@ -21,6 +22,7 @@ export function meRoutes(router: Router, s: Services): void {
     return s.apiKeys.issue(principal.identity, {
       name: body.name,
       type,
+      minterScopes: heldScopes(principal),
       idempotencyKey: body.idempotency_key,
     })
   })
