@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as v from '../shared/config.ts'
+import { normalizeProvider, type Provider } from '../shared/contract/aikeys.ts'
 import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
 
@@ -46,6 +47,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_HEADERS_TIMEOUT: 'upstream time to response headers (default 10m)',
   AGENTROUTER_DP_IDLE_TIMEOUT: 'upstream silence allowed while streaming a body (default 5m)',
   AGENTROUTER_DP_UPSTREAM_CONNECTIONS: 'keep-alive connections per upstream (default 256)',
+  AGENTROUTER_DP_EXTRA_PATHS:
+    'provider:prefix entries, comma-separated, forwarded beyond the inference API (e.g. openai:fine_tuning)',
   AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT: 'timeout of each call to the control plane (default 10s)',
 } as const
 
@@ -79,6 +82,8 @@ export interface DataplaneConfig {
     headersTimeoutMs: number
     idleTimeoutMs: number
     connections: number
+    /** Path prefixes under `/v1/` forwarded beyond each provider's inference API. */
+    extraPaths: Array<{ provider: Provider; prefix: string }>
   }
 }
 
@@ -133,6 +138,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       headersTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_HEADERS_TIMEOUT', 600_000),
       idleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_IDLE_TIMEOUT', 300_000),
       connections: v.int(vars, 'AGENTROUTER_DP_UPSTREAM_CONNECTIONS', 256, 1, 65_536),
+      extraPaths: extraPaths(vars.AGENTROUTER_DP_EXTRA_PATHS),
     },
   }
 }
@@ -173,6 +179,29 @@ function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): numbe
   const ms = v.duration(vars, name, fallbackMs)
   if (ms <= 0) throw new v.ConfigError(name, 'must be more than zero')
   return ms
+}
+
+/** Segments of letters, digits, `_` and `-`: nothing a dot segment or an escape could hide in. */
+const PATH_PREFIX = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/
+
+/** `openai:fine_tuning,anthropic:organizations/usage_report`: a provider and a prefix under `/v1/`. */
+function extraPaths(value: string | undefined): Array<{ provider: Provider; prefix: string }> {
+  const out: Array<{ provider: Provider; prefix: string }> = []
+  for (const entry of (value ?? '').split(',')) {
+    const item = entry.trim()
+    if (!item) continue
+    const colon = item.indexOf(':')
+    const provider = colon > 0 ? normalizeProvider(item.slice(0, colon)) : undefined
+    const prefix = item.slice(colon + 1).replace(/^\/?(v1\/)?/, '')
+    if (!provider || !PATH_PREFIX.test(prefix)) {
+      throw new v.ConfigError(
+        'AGENTROUTER_DP_EXTRA_PATHS',
+        `${JSON.stringify(item)}: expected provider:prefix, a provider the dataplane knows and a path under /v1/ of letters, digits, _ and - segments`,
+      )
+    }
+    out.push({ provider, prefix })
+  }
+  return out
 }
 
 /** A JWS compact serialisation, optionally with the `ak-` prefix API keys are issued with. */

@@ -19,7 +19,7 @@ import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
 import type { Upstreams } from '../proxy/upstreams.ts'
 import type { KeySet } from '../sync/key-set.ts'
 import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
-import { rawErrorResponse, send } from './errors.ts'
+import { rawErrorResponse, send, sendError } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
 
 /** The longest a request with an unknown `kid` waits for the JWKS fetch it started or joined. */
@@ -119,9 +119,10 @@ class RequestHandler {
       this.#deps.ops.handle(req, res)
       return
     }
-    // A dot segment could walk the upstream path out of the provider's API.
-    if (hasDotSegment(url)) {
-      send(res, 'invalid_argument', 'path: dot segments are not allowed')
+    // Only the provider's inference API, and nothing that could walk out of it once decoded.
+    const refused = this.#deps.upstreams.get(route.adapter.provider).paths.refusal(url, route.strip)
+    if (refused !== undefined) {
+      sendError(res, refused)
       return
     }
     const token = credentialOf(req.headers)
@@ -175,11 +176,4 @@ class RequestHandler {
     } else span.end()
     new Exchange(req, res, route, this.#deps.upstreams.get(provider), trace, this.#exchangeDeps).start(key)
   }
-}
-
-const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|\?|$)/i
-
-function hasDotSegment(url: string): boolean {
-  const q = url.indexOf('?')
-  return DOT_SEGMENT.test(q < 0 ? url : url.slice(0, q + 1))
 }

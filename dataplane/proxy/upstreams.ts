@@ -1,17 +1,21 @@
 /**
  * @module One undici `Pool` per upstream origin, with keep-alive connections reused across
  * requests, connect / headers / idle-body timeouts, and the pool stats that show whether any
- * socket or request has leaked.
+ * socket or request has leaked; with it, the paths forwarded to that provider.
  */
 
 import { Pool } from 'undici'
 import type { Provider } from '../../shared/contract/aikeys.ts'
+import { ApiPaths, type ExtraPath } from './paths.ts'
+import { ADAPTERS } from './providers/index.ts'
 
 export interface UpstreamOptions {
   connections: number
   connectTimeoutMs: number
   headersTimeoutMs: number
   idleTimeoutMs: number
+  /** Prefixes forwarded beyond each provider's inference API. */
+  extraPaths: readonly ExtraPath[]
 }
 
 export interface Upstream {
@@ -20,6 +24,8 @@ export interface Upstream {
   origin: string
   /** The base URL's path (`''` for a bare origin), put before every forwarded path. */
   basePath: string
+  /** What may be forwarded: the provider's inference API plus the operator's extra prefixes. */
+  paths: ApiPaths
 }
 
 export class Upstreams {
@@ -42,6 +48,10 @@ export class Upstreams {
         pool,
         origin: url.origin,
         basePath: url.pathname.replace(/\/+$/, ''),
+        paths: new ApiPaths(provider, [
+          ...ADAPTERS[provider].apiPaths,
+          ...options.extraPaths.filter((e) => e.provider === provider).map((e) => e.prefix),
+        ]),
       })
     }
   }

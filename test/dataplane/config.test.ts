@@ -130,6 +130,38 @@ describe('dataplane configuration', () => {
     assert.equal(loadDataplaneConfig({ AGENTROUTER_DATA_DIR: dataDir }).controlPlane.key, KEY)
   })
 
+  it('AGENTROUTER_DP_EXTRA_PATHS: provider:prefix entries, checked, none by default', () => {
+    const base = { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DATA_DIR: '/tmp/x' }
+    assert.deepEqual(loadDataplaneConfig(base).proxy.extraPaths, [])
+    assert.deepEqual(
+      loadDataplaneConfig({
+        ...base,
+        AGENTROUTER_DP_EXTRA_PATHS:
+          ' openai:fine_tuning , anthropic:/v1/organizations/usage_report/messages,,',
+      }).proxy.extraPaths,
+      [
+        { provider: 'openai', prefix: 'fine_tuning' },
+        { provider: 'anthropic', prefix: 'organizations/usage_report/messages' },
+      ],
+    )
+    for (const bad of [
+      'fine_tuning',
+      'mistral:chat',
+      'openai:',
+      'openai:a/../b',
+      'openai:a//b',
+      'openai:a/',
+      'openai:%2e',
+      'openai:a\\b',
+    ]) {
+      assert.throws(
+        () => loadDataplaneConfig({ ...base, AGENTROUTER_DP_EXTRA_PATHS: bad }),
+        (err: Error) => err.message.startsWith('AGENTROUTER_DP_EXTRA_PATHS:'),
+        bad,
+      )
+    }
+  })
+
   it('DATAPLANE_VARIABLES lists every variable the dataplane reads', () => {
     const read = new Set<string>()
     for (const file of sourcesUnder(join(REPO_ROOT, 'dataplane'))) {

@@ -14,7 +14,7 @@ export interface ProviderRoute {
 }
 
 /** One adapter per provider the contract names (the type checker holds the list complete). */
-const ADAPTERS: Record<Provider, ProviderAdapter> = { openai, anthropic }
+export const ADAPTERS: Record<Provider, ProviderAdapter> = { openai, anthropic }
 
 /** `/<provider>/v1/*` for each provider, then OpenAI-style `/v1/*`. */
 const ROUTES: ReadonlyArray<readonly [prefix: string, route: ProviderRoute]> = [

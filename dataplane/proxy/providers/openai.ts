@@ -1,5 +1,6 @@
 /**
- * @module OpenAI: the key travels as `Authorization: Bearer <key>`.
+ * @module OpenAI: the key travels as `Authorization: Bearer <key>`. Forwarded: the inference API
+ * (not `organization/*`, `admin*`, `fine_tuning`, `evals` and the like).
  */
 import type { ProviderAdapter } from './provider.ts'
 
@@ -7,4 +8,21 @@ export const openai: ProviderAdapter = {
   provider: 'openai',
   credentialHeader: 'authorization',
   credentialValue: (secret) => `Bearer ${secret}`,
+  apiPaths: [
+    'chat/completions',
+    'completions',
+    'responses',
+    'embeddings',
+    'models',
+    'moderations',
+    'images',
+    'audio',
+    'files',
+    'batches',
+    'uploads',
+    'vector_stores',
+    'assistants',
+    'threads',
+    'realtime/sessions',
+  ],
 }

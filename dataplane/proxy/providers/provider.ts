@@ -1,6 +1,7 @@
 /**
- * @module What a provider adapter says: how its key travels on the upstream request. Adding a
- * provider is one file in this folder plus its entry in `index.ts`.
+ * @module What a provider adapter says: how its key travels on the upstream request, and which
+ * of its API the dataplane forwards. Adding a provider is one file in this folder plus its entry
+ * in `index.ts`.
  */
 import type { Provider } from '../../../shared/contract/aikeys.ts'
 
@@ -10,4 +11,10 @@ export interface ProviderAdapter {
   readonly credentialHeader: string
   /** That header's value for a key. */
   credentialValue(secret: string): string
+  /**
+   * The inference API forwarded by default: path prefixes under `/v1/`, each allowing itself and
+   * everything below it (`files` allows `files/{id}/content`). Anything else (the provider's
+   * organisation and admin APIs above all) is refused, so the injected key reaches nothing else.
+   */
+  readonly apiPaths: readonly string[]
 }
