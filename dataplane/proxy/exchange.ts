@@ -7,7 +7,9 @@
  * headers go from undici's raw form to node's flat form, each body chunk is written as it
  * arrives (SSE passes through unbuffered), the upstream is paused whenever the client's socket
  * pushes back and resumed on `drain`, and the upstream request is aborted the moment the
- * client goes away. Nothing here logs: failures become the contract's error or a cut stream.
+ * client goes away. A non-2xx response goes through `key-echo.ts` first, so the provider key
+ * never comes back to the caller. Nothing here logs: failures become the contract's error or a
+ * cut stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
@@ -17,6 +19,7 @@ import type { DataplaneMetrics } from '../metrics.ts'
 import { type Context, injectTrace, type Span, startSpan } from '../tracing.ts'
 import type { BodyBudget } from './body-budget.ts'
 import { connectionListed, downstreamHeaders, hasContentLength, upstreamHeaders } from './headers.ts'
+import { bufferedErrorHeaders, type ErrorBodyMasker, maskError, withheldBody } from './key-echo.ts'
 import type { ProviderRoute } from './providers/index.ts'
 import { upstreamError } from './upstream-errors.ts'
 import type { Upstream } from './upstreams.ts'
@@ -54,6 +57,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #startedAt = 0
   #status = 0
   #corked = false
+  /** A non-2xx response: its body is masked on the way (see `key-echo.ts`). */
+  #masker: ErrorBodyMasker | undefined
+  /** Its headers, when its body is buffered and the headers wait for it. */
+  #heldHeaders: string[] | undefined
   /** The exchange is over: answered, failed, or abandoned by the client. */
   #finished = false
 
@@ -255,7 +262,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#deps.metrics.upstreamStatus(provider, status)
     this.#span?.setAttribute('http.response.status_code', status)
     if (this.#finished) return false
-    const headers = downstreamHeaders(rawHeaders)
+    let headers = downstreamHeaders(rawHeaders)
+    const secret = this.#key!.secret
+    if (status >= 300 && secret !== '') {
+      const masking = maskError(headers, secret)
+      this.#masker = masking.masker
+      headers = masking.headers
+      if (masking.masker.buffered) {
+        this.#heldHeaders = headers
+        return true
+      }
+    }
     this.#corkForThisTick()
     this.#res.writeHead(status, headers)
     // A stream's headers leave this tick even if no event follows yet, so its client sees it
@@ -266,6 +283,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#finished) return false
+    if (this.#masker) {
+      const out = this.#masker.push(chunk)
+      if (out === undefined || out.length === 0) return true
+      chunk = out
+    }
     this.#corkForThisTick()
     if (this.#res.write(chunk)) return true
     this.#res.once('drain', Exchange.#onDrain)
@@ -277,7 +299,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#releaseBody()
     if (this.#finished) return
     this.#finished = true
-    this.#res.end()
+    if (this.#masker) this.#endMasked(this.#masker)
+    else this.#res.end()
+  }
+
+  #endMasked(masker: ErrorBodyMasker): void {
+    const rest = masker.end()
+    if (!masker.buffered) {
+      this.#res.end(rest)
+      return
+    }
+    const withheld = typeof rest === 'string'
+    const body = withheld ? withheldBody(this.#status, this.#route.adapter.provider, rest) : rest
+    this.#res.writeHead(this.#status, bufferedErrorHeaders(this.#heldHeaders!, body, withheld))
+    this.#res.end(body)
   }
 
   onError(err: Error): void {

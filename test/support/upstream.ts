@@ -6,12 +6,17 @@
  * `x-upstream-behaviour` header (it travels through the dataplane like any client header).
  *
  * Behaviours: `normal`, `error500`, `stall` (never answers), `stall-body` (headers, then
- * nothing), `slow` (stream one event per `x-upstream-interval-ms`, default 150 ms).
+ * nothing), `slow` (stream one event per `x-upstream-interval-ms`, default 150 ms), `echo-key`
+ * (answer `x-upstream-status`, default 401, with the credential it received, as some providers
+ * do: in the body's message and in an `x-echoed-key` header; `x-upstream-pad` bytes of padding
+ * around it, the body written in two parts split at byte `x-upstream-split-at` 50 ms apart, and
+ * compressed with `x-upstream-encoding`: gzip, deflate, br or anything else, sent as is).
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 
-export type Behaviour = 'normal' | 'error500' | 'stall' | 'stall-body' | 'slow'
+export type Behaviour = 'normal' | 'error500' | 'stall' | 'stall-body' | 'slow' | 'echo-key'
 
 export interface ReceivedRequest {
   method: string
@@ -84,6 +89,10 @@ export async function startUpstream(): Promise<TestUpstream> {
 
 function answer(record: ReceivedRequest, res: ServerResponse, mode: Behaviour, intervalMs: number): void {
   if (mode === 'stall') return
+  if (mode === 'echo-key') {
+    echoKey(record, res)
+    return
+  }
   if (mode === 'error500') {
     const body = JSON.stringify({ error: { message: 'upstream exploded', type: 'server_error' } })
     res.writeHead(500, { 'content-type': 'application/json', 'x-upstream-marker': 'yes' })
@@ -130,6 +139,38 @@ function answer(record: ReceivedRequest, res: ServerResponse, mode: Behaviour, i
     else setImmediate(next)
   }
   next()
+}
+
+/** The credential the upstream received, echoed back the way a careless provider would. */
+function echoKey(record: ReceivedRequest, res: ServerResponse): void {
+  const h = record.headers
+  const key = String(h['x-api-key'] ?? String(h.authorization ?? '').replace(/^Bearer /, ''))
+  const pad = 'p'.repeat(Number(h['x-upstream-pad'] ?? 0))
+  let body = Buffer.from(
+    JSON.stringify({
+      error: {
+        message: `${pad}Incorrect API key provided: ${key}.${pad}`,
+        type: 'invalid_request_error',
+        key,
+      },
+    }),
+  )
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-echoed-key': `key=${key}` }
+  const encoding = h['x-upstream-encoding'] as string | undefined
+  if (encoding) {
+    headers['content-encoding'] = encoding
+    const encode = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync }[encoding]
+    if (encode) body = encode(body)
+  }
+  headers['content-length'] = String(body.length)
+  res.writeHead(Number(h['x-upstream-status'] ?? 401), headers)
+  const split = Number(h['x-upstream-split-at'] ?? 0)
+  if (split <= 0 || split >= body.length) {
+    res.end(body)
+    return
+  }
+  res.write(body.subarray(0, split))
+  setTimeout(() => res.end(body.subarray(split)), 50)
 }
 
 function openaiCompletion(model: string) {
