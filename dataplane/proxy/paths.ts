@@ -12,9 +12,9 @@
  *   in it can decode to a separator or a dot segment, so it is forwarded exactly as received.
  * - **Only the provider's inference API.** The path after `/v1/` must be one of the allowed
  *   prefixes or lie below one (`files` allows `files/{id}/content`, not `filesystem`); the
- *   prefixes are grouped once by first character, so a request tries two at most. A path
- *   outside every prefix is `permission_denied`, naming it. The operator adds prefixes with
- *   `AGENTROUTER_DP_EXTRA_PATHS`.
+ *   prefixes are grouped once by first character, so a request tries two at most (by default).
+ *   A path outside every prefix is `permission_denied`, naming it. The operator adds prefixes
+ *   with `AGENTROUTER_DP_EXTRA_PATHS`.
  *
  * Both run on every request: one pass over the path's characters and a `startsWith` or two,
  * with no allocation.
