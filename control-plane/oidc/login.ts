@@ -10,6 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import * as oidc from 'openid-client'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
+import { isText, stripNonText } from '../../shared/text.ts'
 import { nowMicros } from '../../shared/time.ts'
 import type { OidcIssuerConfig } from '../config.ts'
 import type { Identities } from '../identity/identities.ts'
@@ -131,12 +132,16 @@ export class OidcLogin {
       }
       throw new ApiError('unauthenticated', 'the identity provider refused the login')
     }
+    // The IdP's profile is not refused (the person could not log in at all) but made text: a
+    // display name loses its control characters; an email with any is no email, since stripping
+    // could turn it into an address on the admin list.
+    const email = typeof profile.email === 'string' && isText(profile.email) ? profile.email : ''
     return this.identities.fromOidc({
       issuer: config.serverMetadata().issuer,
       subject,
-      email: typeof profile.email === 'string' ? profile.email : '',
-      emailVerified: profile.email_verified === true,
-      name: typeof profile.name === 'string' ? profile.name : '',
+      email,
+      emailVerified: email !== '' && profile.email_verified === true,
+      name: typeof profile.name === 'string' ? stripNonText(profile.name) : '',
     })
   }
 

@@ -3,7 +3,7 @@
  * keys, connected dataplanes, and key rotation.
  */
 import { z } from 'zod'
-import { Label, Timestamp } from './common.ts'
+import { Label, PlainText, Timestamp } from './common.ts'
 import { ApiKey, Identity, Role } from './me.ts'
 
 export const Customer = z.object({ id: z.string(), name: z.string(), created_at: Timestamp })
@@ -47,7 +47,7 @@ export const PutMemberRequest = z.strictObject({ role: Role })
 export const MemberResponse = z.object({ member: Member })
 export const DeleteMemberResponse = z.object({ success: z.boolean() })
 
-export const ListIdentitiesQuery = z.strictObject({ email: z.string().min(1).max(320).optional() })
+export const ListIdentitiesQuery = z.strictObject({ email: PlainText.min(1).max(320).optional() })
 export const ListIdentitiesResponse = z.object({ identities: z.array(Identity) })
 
 export const AdminIssueKeyRequest = z.strictObject({

@@ -3,7 +3,7 @@
  * into the secret service and never comes back through these endpoints.
  */
 import { z } from 'zod'
-import { Enforcement, Label, Timestamp } from './common.ts'
+import { Enforcement, Label, PlainText, Timestamp } from './common.ts'
 
 export const PROVIDERS = ['openai', 'anthropic'] as const
 export type Provider = (typeof PROVIDERS)[number]
@@ -41,7 +41,7 @@ export const AiKey = z.object({
 })
 export type AiKey = z.infer<typeof AiKey>
 
-const ScopeSegment = z.string().min(1).max(64)
+const ScopeSegment = PlainText.min(1).max(64)
 export const ProjectPathParams = z.strictObject({
   customer_id: ScopeSegment.describe("cust_<ulid>, or '-' for the caller's default customer"),
   project_id: ScopeSegment.describe("proj_<ulid>, or '-' for the caller's default project"),

@@ -3,14 +3,43 @@
  */
 import { z } from 'zod'
 import { ERROR_HTTP_STATUS } from '../errors.ts'
+import { firstNonText, NOT_TEXT_MESSAGE } from '../text.ts'
 
 export const Timestamp = z.string().describe('RFC 3339 timestamp in UTC with microsecond precision')
 
+const refuseNonText =
+  (multiline: boolean) =>
+  (value: string, ctx: z.RefinementCtx): void => {
+    const found = firstNonText(value, multiline)
+    if (found) ctx.addIssue({ code: 'custom', message: `${NOT_TEXT_MESSAGE}; found ${found}` })
+  }
+
+/**
+ * A string that is text, not control sequences: every name, label and identifier a person or a
+ * client chooses is one, so nothing stored can drive a terminal or reorder what is shown
+ * (`shared/text.ts` lists what is refused).
+ */
+export const PlainText = z.string().superRefine(refuseNonText(false))
+/** The same, but newline and tab are allowed: for descriptions. */
+export const MultilineText = z.string().superRefine(refuseNonText(true))
+
 /** A human label: a name shown in lists. */
-export const Label = z.string().trim().min(1).max(128)
+export const Label = PlainText.trim().min(1).max(128)
+
+/**
+ * A number in a query string: decimal digits only, no sign, no leading zero, no spaces, no
+ * `0x`/`0b`/`0o`, no exponent or fraction (`Number()` would take all of those), then in range.
+ */
+export function QueryInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal integer: digits only, without sign or leading zeros')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+}
 
 export const PageQuery = z.strictObject({
-  page_size: z.coerce.number().int().min(1).max(1000).optional().describe('Results per page (default 50)'),
+  page_size: QueryInteger(1, 1000).optional().describe('Results per page (default 50)'),
   page_token: z.string().min(1).max(1024).optional().describe('next_page_token from the previous page'),
 })
 
@@ -27,7 +56,7 @@ export const ErrorBodySchema = z.object({
 /** `?wait=enforced` on the revoke endpoints, with an optional bound. */
 export const WaitQuery = z.strictObject({
   wait: z.enum(['enforced']).optional().describe('Answer once every connected dataplane enforces it'),
-  timeout_ms: z.coerce.number().int().min(1).max(60_000).optional().describe('Bound for wait (default 5000)'),
+  timeout_ms: QueryInteger(1, 60_000).optional().describe('Bound for wait (default 5000)'),
 })
 
 export const Enforcement = z.object({

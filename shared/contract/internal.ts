@@ -3,10 +3,11 @@
  */
 import { z } from 'zod'
 import { AiKey, ProviderInput } from './aikeys.ts'
+import { PlainText } from './common.ts'
 
 export const ResolveProviderKeyRequest = z.strictObject({
-  customer_id: z.string().min(1).max(64).optional().describe("Caller's customer; '-' or absent: default"),
-  project_id: z.string().min(1).max(64).optional().describe("Caller's project; '-' or absent: default"),
+  customer_id: PlainText.min(1).max(64).optional().describe("Caller's customer; '-' or absent: default"),
+  project_id: PlainText.min(1).max(64).optional().describe("Caller's project; '-' or absent: default"),
   identity_id: z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>'),
   provider: ProviderInput,
 })

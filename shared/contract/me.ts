@@ -3,13 +3,13 @@
  */
 import { z } from 'zod'
 import { KEY_TYPES } from '../tokens/claims.ts'
-import { Enforcement, Label, PageInfo, PageQuery, Timestamp } from './common.ts'
+import { Enforcement, Label, PageInfo, PageQuery, PlainText, Timestamp } from './common.ts'
 
 const Base64Url = /^[A-Za-z0-9_-]+$/
 const PkceString = z.string().min(43).max(128).regex(Base64Url, 'must be base64url')
 
 export const LoginRequest = z.strictObject({
-  issuer: z.string().max(128).optional().describe('Issuer alias; empty selects the default issuer'),
+  issuer: PlainText.max(128).optional().describe('Issuer alias; empty selects the default issuer'),
   redirect_uri: z
     .string()
     .min(1)
@@ -86,7 +86,7 @@ export type ApiKey = z.infer<typeof ApiKey>
 export const IssueKeyRequest = z.strictObject({
   name: Label,
   type: KeyTypeInput.optional(),
-  idempotency_key: z.string().min(1).max(128).optional(),
+  idempotency_key: PlainText.min(1).max(128).optional(),
 })
 export const IssueKeyResponse = z.object({
   key: ApiKey,

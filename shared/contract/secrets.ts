@@ -3,7 +3,7 @@
  * answers with plaintext, and only to tokens with the `secrets/read/internal` scope.
  */
 import { z } from 'zod'
-import { Timestamp } from './common.ts'
+import { MultilineText, PlainText, QueryInteger, Timestamp } from './common.ts'
 
 /** Realms whose secrets always belong to `system`, whatever `user_id` says. */
 export const SYSTEM_REALMS = ['llm-keys', 'llm', 'llm-providers', 'ai-keys', 'byok'] as const
@@ -22,8 +22,8 @@ const Realm = z
   .min(1)
   .max(64)
   .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"')
-const OwnerId = z.string().min(1).max(64)
-const Tags = z.record(z.string().min(1).max(64), z.string().max(256))
+const OwnerId = PlainText.min(1).max(64)
+const Tags = z.record(PlainText.min(1).max(64), PlainText.max(256))
 
 export const SecretVersion = z.object({
   version: z.number().int(),
@@ -52,7 +52,7 @@ export type Secret = z.infer<typeof Secret>
 export const CreateSecretRequest = z.strictObject({
   name: SecretName,
   realm: Realm.optional(),
-  description: z.string().max(1024).optional(),
+  description: MultilineText.max(1024).optional(),
   value: z.string().min(1).max(65_536),
   tags: Tags.optional(),
   user_id: OwnerId.optional(),
@@ -60,7 +60,7 @@ export const CreateSecretRequest = z.strictObject({
 export const SecretResponse = z.object({ secret: Secret })
 
 /** `{name}` accepts the secret's name or its `sec_` id. */
-export const SecretPathParams = z.strictObject({ name: z.string().min(1).max(128) })
+export const SecretPathParams = z.strictObject({ name: PlainText.min(1).max(128) })
 export const SecretQuery = z.strictObject({ realm: Realm.optional(), user_id: OwnerId.optional() })
 
 export const ListSecretsQuery = z.strictObject({
@@ -69,8 +69,8 @@ export const ListSecretsQuery = z.strictObject({
     "Whose secrets (default: the caller's; another owner needs an internal scope)",
   ),
   status: z.enum(SECRET_STATUSES).optional(),
-  tags: z.string().max(2048).optional().describe('key=value pairs, comma-separated; all must match'),
-  page_size: z.coerce.number().int().min(1).max(1000).optional(),
+  tags: PlainText.max(2048).optional().describe('key=value pairs, comma-separated; all must match'),
+  page_size: QueryInteger(1, 1000).optional(),
   page_token: z.string().min(1).max(2048).optional(),
 })
 export const ListSecretsResponse = z.object({ secrets: z.array(Secret), next_page_token: z.string() })

@@ -3,7 +3,7 @@
  * WebSocket stream.
  */
 import { z } from 'zod'
-import { Timestamp } from './common.ts'
+import { PlainText, QueryInteger, Timestamp } from './common.ts'
 
 export const REVOCATION_KINDS = ['api_key', 'session', 'ai_key'] as const
 export type RevocationKind = (typeof REVOCATION_KINDS)[number]
@@ -19,13 +19,7 @@ export type Revocation = z.infer<typeof Revocation>
 
 export const RevocationListQuery = z.strictObject({
   since: Timestamp.optional().describe('Exclusive: entries revoked after this cursor'),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100_000)
-    .optional()
-    .describe('At most this many; all when absent'),
+  limit: QueryInteger(1, 100_000).optional().describe('At most this many; all when absent'),
 })
 export const RevocationListResponse = z.object({
   revocations: z.array(Revocation),
@@ -37,7 +31,7 @@ export type RevocationListResponse = z.infer<typeof RevocationListResponse>
 /** `GET /v1/tokens/revocations/stream?since=` (WebSocket). */
 export const RevocationStreamQuery = z.strictObject({
   since: Timestamp.optional(),
-  name: z.string().max(128).optional().describe('How the control plane names this dataplane'),
+  name: PlainText.max(128).optional().describe('How the control plane names this dataplane'),
 })
 
 /** Messages the control plane sends on the stream, one JSON object per text frame. */
