@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
 import { invalidArgument } from '../../shared/errors.ts'
-import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
+import { formatMicros, nowMicros, parseMicros, TIMESTAMP_RANGE } from '../../shared/time.ts'
 import type { RevocationRow, RevocationStore } from '../store/revocations.ts'
 
 export interface RevocationRequest {
@@ -18,11 +18,14 @@ export interface RevocationRequest {
   reason: string
 }
 
-/** Reads a `since` cursor (RFC 3339); absent means the beginning. */
+/**
+ * Reads a `since` cursor (RFC 3339); absent means the beginning. Only cursors the log could have
+ * printed are accepted: a year past 9999, before 1970 or past 2255 is `invalid_argument`.
+ */
 export function parseCursor(since: string | undefined): number {
   if (since === undefined) return 0
   const micros = parseMicros(since)
-  if (micros === undefined) throw invalidArgument('since', 'must be an RFC 3339 timestamp')
+  if (micros === undefined) throw invalidArgument('since', `must be an RFC 3339 timestamp ${TIMESTAMP_RANGE}`)
   return micros
 }
 
