@@ -9,6 +9,7 @@
  */
 import type { Readable, Writable } from 'node:stream'
 import { ApiError } from '../shared/client/index.ts'
+import { escapeNonText } from '../shared/text.ts'
 import { type CommandContext, group, UsageError } from './command.ts'
 import { admin } from './commands/admin.ts'
 import { auth } from './commands/auth.ts'
@@ -91,8 +92,11 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
       return 2
     }
     if (err instanceof ApiError) {
-      io.stderr.write(`error: ${err.code}: ${err.message}\n`)
-      for (const d of err.details) if (d.field) io.stderr.write(`  ${d.field}: ${d.description}\n`)
+      // The server's words, which can quote what a request carried: escaped for the terminal.
+      io.stderr.write(`error: ${err.code}: ${escapeNonText(err.message)}\n`)
+      for (const d of err.details) {
+        if (d.field) io.stderr.write(`  ${escapeNonText(d.field)}: ${escapeNonText(d.description)}\n`)
+      }
       const hint = hintFor(err, connection)
       if (hint) io.stderr.write(`${hint}\n`)
       return 1

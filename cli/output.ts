@@ -2,8 +2,14 @@
  * @module How `tare` prints: the API response as JSON with `--json` (exactly what the server
  * answered), otherwise tables and `label: value` records for people. Results go to stdout;
  * notes, prompts and errors go to stderr so that stdout stays parseable.
+ *
+ * Nothing the server sent reaches the terminal as a control sequence: control characters and
+ * bidirectional controls print as visible escapes (`\x1b`, `\u{202e}`) in tables, records, lines
+ * and notes, and as `\uXXXX` in JSON (the same JSON value; `JSON.stringify` alone leaves DEL, C1
+ * and the bidirectional controls raw). Only `raw` prints bytes as they are: a secret's value.
  */
 import type { Writable } from 'node:stream'
+import { escapeJsonNonText, escapeNonText } from '../shared/text.ts'
 
 export type Cell = string | number | boolean | null | undefined
 export interface Column<T> {
@@ -20,17 +26,23 @@ export class Output {
 
   /** Prints `response` as JSON with `--json`, otherwise runs `human`. */
   result(response: unknown, human: () => void): void {
-    if (this.json) this.line(JSON.stringify(response, null, 2))
+    if (this.json) this.raw(escapeJsonNonText(JSON.stringify(response, null, 2)))
     else human()
   }
 
+  /** A line of text; newlines and tabs in it are kept, other control characters escaped. */
   line(text = ''): void {
+    this.stdout.write(`${escapeNonText(text, true)}\n`)
+  }
+
+  /** A line exactly as given: for a value the caller asked for byte for byte (a secret's plaintext). */
+  raw(text: string): void {
     this.stdout.write(`${text}\n`)
   }
 
   /** A note for the person at the terminal, on stderr. */
   note(text: string): void {
-    this.stderr.write(`${text}\n`)
+    this.stderr.write(`${escapeNonText(text, true)}\n`)
   }
 
   table<T>(rows: readonly T[], columns: Column<T>[], empty = 'No results.'): void {
@@ -57,8 +69,9 @@ export class Output {
   }
 }
 
+/** A cell: one line, so a newline or tab in a value is escaped too, and the columns stay aligned. */
 function show(value: Cell): string {
   if (value === undefined || value === null || value === '') return '-'
   if (typeof value === 'boolean') return value ? 'yes' : 'no'
-  return String(value)
+  return escapeNonText(String(value))
 }

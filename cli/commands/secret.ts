@@ -57,7 +57,7 @@ const secretValue: CommandSpec = command({
   examples: ['tare api secret secret-value get openai-api-key --realm llm-providers --user-id system'],
   async run(ctx) {
     const response = await ctx.client().secret.getSecretValue(ref(ctx))
-    ctx.out.result(response, () => ctx.out.line(response.value))
+    ctx.out.result(response, () => ctx.out.raw(response.value))
   },
 })
 
