@@ -23,6 +23,9 @@ const NOT_TEXT_ALL = new RegExp(NOT_TEXT_SOURCE, 'g')
 const NOT_TEXT_MULTILINE = new RegExp(`(?![\\n\\t])(?:${NOT_TEXT_SOURCE})`)
 const NOT_TEXT_MULTILINE_ALL = new RegExp(NOT_TEXT_MULTILINE.source, 'g')
 
+/** What `JSON.stringify` leaves raw of the above: everything but C0 and unpaired surrogates. */
+const LEFT_RAW_BY_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g
+
 /** How the contract words the refusal. */
 export const NOT_TEXT_MESSAGE =
   'must not contain control characters (U+0000–U+001F, U+007F–U+009F) or bidirectional controls'
@@ -57,10 +60,10 @@ export function escapeNonText(value: string, multiline = false): string {
 /**
  * JSON text with those characters as `\uXXXX` escapes. `JSON.stringify` escapes C0 and unpaired
  * surrogates already but leaves DEL, C1 and the bidirectional controls raw; outside strings JSON
- * is ASCII, so replacing them anywhere keeps the same JSON value.
+ * is ASCII (its whitespace, newlines included, stays as it is), so this keeps the same JSON value.
  */
 export function escapeJsonNonText(json: string): string {
-  return json.replace(NOT_TEXT_ALL, (c) => `\\u${hex(c.charCodeAt(0), 4)}`)
+  return json.replace(LEFT_RAW_BY_JSON, (c) => `\\u${hex(c.charCodeAt(0), 4)}`)
 }
 
 const hex = (code: number, width: number): string => code.toString(16).padStart(width, '0')
