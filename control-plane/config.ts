@@ -15,6 +15,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_DATA_DIR: 'SQLite database, root key, bootstrap-admin.key, dataplane.key (default ./data)',
   AGENTROUTER_CP_LISTEN: 'address to listen on (default 127.0.0.1:8080)',
   AGENTROUTER_PUBLIC_URL: 'how clients reach the control plane, used in URLs it hands out (default: none)',
+  AGENTROUTER_ALLOWED_ORIGINS:
+    'comma-separated origins (scheme://host[:port]) whose pages may call with the session cookie, besides its own (default: none)',
   AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
   AGENTROUTER_BODY_LIMIT_BYTES: 'largest request body (default 256 KiB)',
   AGENTROUTER_TOKEN_ISSUER: `iss of the tokens it signs (default ${DEFAULT_TOKEN_ISSUER})`,
@@ -58,6 +60,8 @@ export interface ControlPlaneConfig {
   listen: v.ListenAddress
   /** How clients reach this control plane; used in URLs it hands out. */
   publicUrl: string | undefined
+  /** Origins besides its own whose cookie-authenticated requests are accepted (serialised, `scheme://host[:port]`). */
+  allowedOrigins: string[]
   logLevel: LogLevel
   bodyLimitBytes: number
   tokens: {
@@ -97,6 +101,7 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
     listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
     publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
+    allowedOrigins: parseOrigins(vars),
     logLevel,
     bodyLimitBytes: v.int(vars, 'AGENTROUTER_BODY_LIMIT_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
     tokens: {
@@ -124,6 +129,25 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
     secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
   }
+}
+
+/**
+ * `AGENTROUTER_ALLOWED_ORIGINS`: each entry an http(s) origin exactly (no path, query, fragment,
+ * credentials or wildcard), kept in the form a browser sends in `Origin`.
+ */
+function parseOrigins(vars: v.Vars): string[] {
+  return v.list(vars, 'AGENTROUTER_ALLOWED_ORIGINS').map((raw) => {
+    const fail = (problem: string): never => {
+      throw new v.ConfigError('AGENTROUTER_ALLOWED_ORIGINS', `"${raw}": ${problem}`)
+    }
+    if (!URL.canParse(raw)) fail('expected an origin such as https://dashboard.example.com')
+    const url = new URL(raw)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('expected an http or https origin')
+    if (url.username || url.password) fail('an origin has no credentials')
+    if (url.pathname !== '/' || /[?#]/.test(raw)) fail('an origin has no path, query or fragment')
+    if (url.hostname.includes('*')) fail('wildcards are not supported: list each origin')
+    return url.origin
+  })
 }
 
 /**

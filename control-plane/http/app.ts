@@ -1,12 +1,13 @@
 /**
- * @module The control plane's Hono application: middleware (metrics, body limit, errors) and
- * every service's routes.
+ * @module The control plane's Hono application: middleware (metrics, CSRF, body limit, errors)
+ * and every service's routes.
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import type { Services } from '../services.ts'
 import type { Authenticator } from './authenticate.ts'
+import { csrfGuard } from './csrf.ts'
 import { errorResponse, toApiError } from './errors.ts'
 import { Router } from './route.ts'
 import { adminRoutes } from './services/admin.ts'
@@ -30,6 +31,13 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
     s.metrics.httpRequests.inc({ method: c.req.method, route, code: String(c.res.status) })
     s.metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000)
   })
+  app.use(
+    '*',
+    csrfGuard({
+      ownOrigin: s.config.publicUrl ? new URL(s.config.publicUrl).origin : undefined,
+      allowedOrigins: s.config.allowedOrigins,
+    }),
+  )
   app.use(
     '*',
     bodyLimit({

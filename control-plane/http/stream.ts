@@ -1,10 +1,10 @@
 /**
  * @module The revocation stream, `GET /v1/tokens/revocations/stream` over WebSocket. A dataplane
- * (or admin) key is checked at the upgrade; the stream then replays every revocation after
- * `since` and sends each new one as it is written, in cursor order. Each subscriber acknowledges
- * the cursor it applied. Memory stays bounded: the backlog is read in pages as the socket drains,
- * and a live subscriber whose unsent bytes pass the limit is disconnected (it will resume from
- * its cursor), never buffered without end.
+ * (or admin) key, as a bearer only (never the session cookie), is checked at the upgrade; the
+ * stream then replays every revocation after `since` and sends each new one as it is written, in
+ * cursor order. Each subscriber acknowledges the cursor it applied. Memory stays bounded: the
+ * backlog is read in pages as the socket drains, and a live subscriber whose unsent bytes pass the
+ * limit is disconnected (it will resume from its cursor), never buffered without end.
  */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -15,11 +15,12 @@ import { ApiError } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
+import { tokenFromAuthorization } from '../../shared/tokens/bearer.ts'
 import type { DataplaneRegistry } from '../dataplanes/registry.ts'
 import type { ControlPlaneMetrics } from '../metrics.ts'
 import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
 import type { RevocationRow } from '../store/revocations.ts'
-import { Authenticator } from './authenticate.ts'
+import type { Authenticator } from './authenticate.ts'
 import { rawErrorResponse, toApiError } from './errors.ts'
 import { requirePersona } from './principal.ts'
 
@@ -83,9 +84,9 @@ export class RevocationStream {
       const url = new URL(req.url ?? '/', 'http://localhost')
       if (url.pathname !== STREAM_PATH)
         throw new ApiError('not_found', `no WebSocket endpoint at ${url.pathname}`)
-      const principal = this.auth.authenticate(
-        Authenticator.tokenOf({ authorization: req.headers.authorization, cookie: req.headers.cookie }),
-      )
+      // A machine interface: only a bearer. The session cookie is never read here, so no page
+      // a logged-in admin visits can open the stream with it (WebSockets have no CORS).
+      const principal = this.auth.authenticate(tokenFromAuthorization(req.headers.authorization))
       requirePersona(principal, 'revocations')
       const query = parseOrThrow(RevocationStreamQuery, Object.fromEntries(url.searchParams), 'query')
       const since = parseCursor(query.since || undefined)

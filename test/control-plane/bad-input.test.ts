@@ -84,7 +84,7 @@ describe('bad input', () => {
     { what: 'JSON null', method, path, token, body: 'null', field: 'body' },
     { what: 'a JSON string', method, path, token, body: '"name"', field: 'body' },
     { what: 'not UTF-8', method, path, token, body: new Uint8Array([0xff, 0xfe, 0x7b]), field: 'body' },
-    { what: 'text/plain', method, path, token, body: '{}', contentType: 'text/plain', field: 'body' },
+    { what: 'text/plain', method, path, token, body: '{}', contentType: 'text/plain', field: 'Content-Type' },
     {
       what: 'a form',
       method,
@@ -92,7 +92,7 @@ describe('bad input', () => {
       token,
       body: 'name=x',
       contentType: 'application/x-www-form-urlencoded',
-      field: 'body',
+      field: 'Content-Type',
     },
     { what: 'over the body limit', method, path, token, body: overLimit, field: 'body' },
     {

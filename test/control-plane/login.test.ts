@@ -273,7 +273,8 @@ describe('OIDC login through the development IdP', () => {
     const jti = decodeJwt(user.sessionToken).payload.jti as string
 
     const out = await http(cp.url, 'POST', '/v1/auth/logout', {
-      headers: { cookie: `agentrouter_session=${user.sessionToken}` },
+      // What the dashboard's browser sends: the cookie, from the control plane's own origin.
+      headers: { cookie: `agentrouter_session=${user.sessionToken}`, origin: cp.url },
       json: {},
     })
     assert.equal(out.status, 200, out.text)
