@@ -19,6 +19,7 @@ import { internalRoutes } from './http/services/internal.ts'
 import { kekRoutes } from './http/services/keks.ts'
 import { secretRoutes } from './http/services/secrets.ts'
 import { RevocationStream } from './http/stream.ts'
+import { answerTransportErrors } from './http/transport-errors.ts'
 import { bootstrap } from './identity/bootstrap.ts'
 import { Identities } from './identity/identities.ts'
 import { Sessions } from './identity/sessions.ts'
@@ -200,6 +201,7 @@ export async function startControlPlane(
     )
     ;(s as Server).once('error', reject)
   })
+  answerTransportErrors(server)
   stream.attach(server)
   secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
   tenancy.on('membershipChanged', (changed) => stream.broadcast({ type: 'membership_changed', ...changed }))

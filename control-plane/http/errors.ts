@@ -16,11 +16,15 @@ export function errorResponse(c: Context, err: ApiError): Response {
   return c.json(err.toBody() satisfies ErrorBody, err.status as 400)
 }
 
-/** Raw HTTP/1.1 error for a refused WebSocket upgrade. */
-export function rawErrorResponse(err: ApiError): string {
+/**
+ * A whole raw HTTP/1.1 error response, for a socket with no `Response` to answer through (a
+ * refused WebSocket upgrade, a request the HTTP parser gave up on). `status` defaults to the
+ * code's; the parser's own refusals keep their standard status (431, 408, …).
+ */
+export function rawErrorResponse(err: ApiError, status: number = err.status): string {
   const body = JSON.stringify(err.toBody())
   return (
-    `HTTP/1.1 ${err.status} ${err.code}\r\n` +
+    `HTTP/1.1 ${status} ${err.code}\r\n` +
     'Content-Type: application/json\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
