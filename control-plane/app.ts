@@ -2,9 +2,7 @@
  * @module Wires the control plane: storage, keys, domain services, HTTP and the revocation
  * stream. `startControlPlane` is what `main.ts` runs and what tests start in-process.
  */
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
@@ -14,12 +12,12 @@ import { loadRootKey } from './crypto/root-key.ts'
 import { DataplaneRegistry } from './dataplanes/registry.ts'
 import { buildApp, type RouteModule } from './http/app.ts'
 import { Authenticator } from './http/authenticate.ts'
+import { createControlPlaneServer } from './http/server.ts'
 import { aiKeyRoutes } from './http/services/aikeys.ts'
 import { internalRoutes } from './http/services/internal.ts'
 import { kekRoutes } from './http/services/keks.ts'
 import { secretRoutes } from './http/services/secrets.ts'
 import { RevocationStream } from './http/stream.ts'
-import { answerTransportErrors } from './http/transport-errors.ts'
 import { bootstrap } from './identity/bootstrap.ts'
 import { Identities } from './identity/identities.ts'
 import { Sessions } from './identity/sessions.ts'
@@ -195,13 +193,14 @@ export async function startControlPlane(
       .catch((err) => log.error('reloading the verification keys failed', { err }))
   })
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () =>
-      resolve(s as Server),
-    )
-    ;(s as Server).once('error', reject)
+  const server = createControlPlaneServer(app.fetch, config.listen.host, log)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
-  answerTransportErrors(server)
   stream.attach(server)
   secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
   tenancy.on('membershipChanged', (changed) => stream.broadcast({ type: 'membership_changed', ...changed }))

@@ -80,13 +80,15 @@ function requireOwnOrigin(c: Context, configured: string | undefined, allowed: S
   )
 }
 
-/** The origin the caller addressed: scheme (as a TLS-terminating proxy reports it) and `Host`. */
+/** The origin the browser addressed: its `Host`, with the scheme a TLS-terminating proxy reports. */
 function requestOrigin(c: Context): string | undefined {
+  const host = c.req.header('host')
+  if (!host) return undefined
+  const forwarded = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase()
+  const scheme =
+    forwarded === 'https' || forwarded === 'http' ? forwarded : new URL(c.req.url).protocol.slice(0, -1)
   try {
-    const url = new URL(c.req.url)
-    const forwarded = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase()
-    if (forwarded === 'https' || forwarded === 'http') url.protocol = `${forwarded}:`
-    return url.origin
+    return new URL(`${scheme}://${host}`).origin
   } catch {
     return undefined
   }

@@ -1,7 +1,8 @@
 /**
  * What the control plane answers when Node's HTTP parser refuses a request before any route sees
- * it, sent over a raw TCP socket: oversized headers get 431 and a malformed request 400, each
- * with the contract's JSON error body (never an empty reply), and the server keeps serving.
+ * it, sent over a raw TCP socket: oversized headers get 431, a malformed request or a bad `Host`
+ * 400, each with the contract's JSON error body (never an empty reply), and the server keeps
+ * serving.
  */
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
@@ -82,6 +83,22 @@ describe("the control plane's transport errors", () => {
     ]) {
       assertContractError(await raw(cp.url, line), 400, 'invalid_argument', 'request')
     }
+  })
+
+  it('answers a missing or invalid Host with 400 and invalid_argument naming Host; HTTP/1.0 needs none', async () => {
+    assertContractError(await raw(cp.url, 'GET /healthz HTTP/1.1\r\n\r\n'), 400, 'invalid_argument', 'Host')
+    for (const host of ['exa mple.com', 'a@b', '[::1']) {
+      const answer = await raw(cp.url, `GET /healthz HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`)
+      assertContractError(answer, 400, 'invalid_argument', 'Host')
+    }
+    const { host } = new URL(cp.url)
+    const backslash = await raw(
+      cp.url,
+      `GET /v1\\..\\me HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`,
+    )
+    assertContractError(backslash, 400, 'invalid_argument', 'request')
+    const old = await raw(cp.url, 'GET /healthz HTTP/1.0\r\n\r\n')
+    assert.equal(old.status, 200, old.body)
   })
 
   it('answers a malformed header with 400 and the contract’s invalid_argument, then serves as before', async () => {
