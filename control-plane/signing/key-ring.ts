@@ -2,6 +2,9 @@
  * @module The control plane's signing keys. It signs every token with the newest active key,
  * publishes every key that may still have valid tokens, and rotates: a new key is published at
  * once and signs only after the publish delay, so verifiers see it before any token needs it.
+ * A key's first signature is recorded (before the token leaves), so a key that retires without
+ * having signed (superseded while pending activation, or active but unused until the next key
+ * took over) leaves the JWKS when it retires: quick rotations do not pile up published keys.
  * Private keys are stored sealed under the root key.
  */
 import { EventEmitter } from 'node:events'
@@ -41,6 +44,9 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   readonly #log: Logger
   #rows: SigningKeyRow[] = []
   readonly #privateKeys = new Map<string, SigningKey>()
+  /** Fires when an unsigned key retires, so the JWKS change is announced then. */
+  #retirementTimer: NodeJS.Timeout | undefined
+  #publishedKids = ''
 
   constructor(store: SigningKeyStore, rootKey: Buffer, options: KeyRingOptions, log: Logger) {
     super()
@@ -54,16 +60,22 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   async init(): Promise<void> {
     this.#load()
     if (this.#rows.length === 0) {
-      await this.#insertKey(nowMicros())
+      await this.#insertKey(0, false)
       this.#load()
     }
   }
 
-  /** Keys that may still verify a valid token: the JWKS. */
+  /** Stops the timer that announces retirements. */
+  close(): void {
+    clearTimeout(this.#retirementTimer)
+  }
+
+  /**
+   * Keys that may still verify a valid token: the JWKS. A key is published from its creation
+   * until `publish_until`, except that once retired, a key that never signed is not.
+   */
   publishedKeys(now = nowMicros()): PublishedJwk[] {
-    return this.#rows
-      .filter((r) => r.publish_until === null || r.publish_until > now)
-      .map((r) => JSON.parse(r.public_jwk) as PublishedJwk)
+    return this.#rows.filter((r) => isPublished(r, now)).map((r) => JSON.parse(r.public_jwk) as PublishedJwk)
   }
 
   /**
@@ -71,44 +83,91 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
    * by then. A key superseded by a later rotation before its own activation never signs.
    */
   activeKid(now = nowMicros()): string {
-    const active = this.#rows
-      .filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now))
-      .at(-1)
-    if (!active) throw new ApiError('internal', 'no active signing key')
-    return active.kid
+    return this.#activeRow(now).kid
   }
 
   async sign(claims: JWTPayload): Promise<string> {
-    const kid = this.activeKid()
+    const now = nowMicros()
+    const row = this.#activeRow(now)
+    const kid = row.kid
+    // Recorded before the token exists: a rotation never unpublishes a key that may have signed.
+    if (row.first_signed_at === null) {
+      this.#store.markSigned(kid, now)
+      row.first_signed_at = now
+    }
     const key = await this.#privateKey(kid)
     return new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' }).sign(key)
   }
 
   /**
    * Publishes a new key now; it signs after `activateAfterMs`. The key signing today retires at
-   * that moment and stays published for the longest token lifetime after.
+   * that moment and stays published for the longest token lifetime after, if it signed by then;
+   * a key still pending activation from an earlier rotation retires now, unpublished.
    */
   async rotate(
     activateAfterMs = this.#options.publishDelayMs,
   ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
-    const now = nowMicros()
-    const activatesAt = now + activateAfterMs * 1000
-    const retiringKid = this.activeKid(now)
-    const kid = await this.#insertKey(activatesAt, {
-      at: activatesAt,
-      publishUntil: activatesAt + this.#options.maxTokenTtlMs * 1000,
-    })
+    const { kid, activatesAt, retiringKid } = await this.#insertKey(activateAfterMs, true)
     this.#load()
     this.#log.info('signing key rotated', { kid, activates_at_us: activatesAt, retiring_kid: retiringKid })
     this.emit('changed')
-    return { kid, activatesAt, retiringKid }
+    return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
+  }
+
+  #activeRow(now: number): SigningKeyRow {
+    const active = this.#rows
+      .filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now))
+      .at(-1)
+    if (!active) throw new ApiError('internal', 'no active signing key')
+    return active
   }
 
   #load(): void {
     this.#rows = this.#store.all()
+    this.#publishedKids = this.#kids()
+    this.#scheduleRetirement()
   }
 
-  async #insertKey(activatesAt: number, retire?: { at: number; publishUntil: number }): Promise<string> {
+  #kids(now = nowMicros()): string {
+    return this.#rows
+      .filter((r) => isPublished(r, now))
+      .map((r) => r.kid)
+      .join(' ')
+  }
+
+  /**
+   * The next moment a key that has not signed retires (and so leaves the JWKS): the published
+   * set changes then without a rotation, and verifiers are told as they are for one.
+   */
+  #scheduleRetirement(): void {
+    clearTimeout(this.#retirementTimer)
+    const now = nowMicros()
+    const next = Math.min(
+      ...this.#rows
+        .filter((r) => r.first_signed_at === null && r.retired_at !== null && r.retired_at > now)
+        .map((r) => r.retired_at as number),
+    )
+    if (!Number.isFinite(next)) return
+    const delayMs = Math.min(Math.ceil((next - now) / 1000) + 1, 2 ** 31 - 1)
+    this.#retirementTimer = setTimeout(() => {
+      const kids = this.#kids()
+      if (kids !== this.#publishedKids) {
+        this.#publishedKids = kids
+        this.emit('changed')
+      }
+      this.#scheduleRetirement()
+    }, delayMs)
+    this.#retirementTimer.unref()
+  }
+
+  /**
+   * Generates a key, then stores it in one synchronous step with the time taken there: which key
+   * is pending and which signs is decided at the moment of the write, not before key generation.
+   */
+  async #insertKey(
+    activateAfterMs: number,
+    supersede: boolean,
+  ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
     const kid = `sk_${ulid()}`
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, {
       modulusLength: 2048,
@@ -117,19 +176,24 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' } as PublishedJwk
     const privateJwk = JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG })
     const sealed = seal(this.#rootKey, Buffer.from(privateJwk, 'utf8'), aadFor(kid))
+    const now = nowMicros()
+    const activatesAt = now + activateAfterMs * 1000
+    const retiringKid = supersede ? this.#activeRow(now).kid : undefined
     this.#store.add(
       {
         kid,
         alg: SIGNING_ALG,
         public_jwk: JSON.stringify(publicJwk),
         sealed_private: sealed,
-        created_at: nowMicros(),
+        created_at: now,
         activates_at: activatesAt,
       },
-      retire,
+      supersede
+        ? { now, retireAt: activatesAt, publishUntil: activatesAt + this.#options.maxTokenTtlMs * 1000 }
+        : undefined,
     )
     this.#privateKeys.set(kid, privateKey)
-    return kid
+    return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
   }
 
   async #privateKey(kid: string): Promise<SigningKey> {
@@ -154,4 +218,9 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     this.#privateKeys.set(kid, key)
     return key
   }
+}
+
+function isPublished(row: SigningKeyRow, now: number): boolean {
+  if (row.publish_until !== null && row.publish_until <= now) return false
+  return row.first_signed_at !== null || row.retired_at === null || row.retired_at > now
 }

@@ -2,7 +2,10 @@
  * Signing-key rotation (`POST /v1/admin/signing-keys/rotate`): the new key is in the JWKS before
  * it signs anything (dataplanes are told on the stream to refetch), tokens issued after its
  * activation carry its kid, tokens signed by the retired key keep verifying, and the retired key
- * stays published, across a restart too.
+ * stays published, across a restart too. Quick rotations do not pile up published keys: a key that
+ * retires without having signed (superseded while pending, or active but unused) leaves the JWKS
+ * when it retires, while every key that signed stays, and its tokens keep verifying at the
+ * control plane and at a dataplane.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -11,6 +14,8 @@ import Database from 'better-sqlite3'
 import WebSocket from 'ws'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { assertError, decodeJwt, http, sleep } from '../support/http.ts'
+import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import { listenToStream } from '../support/stream-listener.ts'
 
 const kidOf = (token: string) => decodeJwt(token).header.kid as string
 const jwksKids = async (cp: TestControlPlane) => {
@@ -160,5 +165,121 @@ describe('signing-key rotation', () => {
     await works(cp.adminKey, 'bootstrap admin key after restart')
     const relogged = await cp.login('rotor@example.com')
     assert.equal(kidOf(relogged.sessionToken), kidOf(tokens.latest!), 'the newest key still signs')
+  })
+})
+
+describe('quick signing-key rotations', () => {
+  let world: InferenceWorld
+  let cp: TestControlPlane
+  let alice: Caller
+  /** Kids of keys that signed something, in order. */
+  const signers: string[] = []
+  /** Tokens signed before a batch of rotations, never shown to the dataplane until after it. */
+  const unseen: string[] = []
+
+  before(async () => {
+    world = await startInferenceWorld({ cpEnv: { AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY: '2s' } })
+    cp = world.cp
+    alice = await world.caller('quick@example.com')
+    await alice.client.aikeys.register('-', '-', 'openai', 'project', 'sk-quick-project')
+    signers.push(kidOf(cp.adminKey))
+  })
+  after(() => world?.stop())
+
+  const rotate = async (json: Record<string, unknown>) => {
+    const res = await http(cp.url, 'POST', '/v1/admin/signing-keys/rotate', { token: cp.adminKey, json })
+    assert.equal(res.status, 200, res.text)
+    return res.body as { kid: string; activates_at: string }
+  }
+  const signedKids = () => {
+    const db = new Database(join(cp.dataDir, 'agentrouter.db'), { readonly: true })
+    try {
+      return db
+        .prepare('SELECT kid FROM signing_keys WHERE first_signed_at IS NOT NULL ORDER BY activates_at')
+        .pluck()
+        .all() as string[]
+    } finally {
+      db.close()
+    }
+  }
+  /** Verified by the control plane and, as a token it has never seen, by the dataplane. */
+  const verifiesEverywhere = async (token: string, what: string) => {
+    const me = await http(cp.url, 'GET', '/v1/me', { token })
+    assert.equal(me.status, 200, `${what} at the control plane: ${me.text}`)
+    // The dataplane refetches the JWKS on jwks_changed; a few ms may pass before it has the newest.
+    let last = ''
+    await within(
+      3_000,
+      async () => {
+        const res = await chat(world.dp.url, token)
+        last = `${res.status} ${res.text.slice(0, 300)}`
+        return res.status === 200
+      },
+      `${what} at the dataplane`,
+    ).catch((err) => assert.fail(`${err.message}: last answer ${last}`))
+  }
+
+  it('ten rotations with the publish delay leave 2 keys (the one that signed and the newest), not 11', async () => {
+    unseen.push((await alice.client.me.issueKey('before the delayed rotations')).secret)
+    assert.deepEqual(await jwksKids(cp), signers)
+
+    let newest = { kid: '', activates_at: '' }
+    for (let i = 0; i < 10; i++) newest = await rotate({})
+    assert.deepEqual((await jwksKids(cp)).sort(), [...signers, newest.kid].sort())
+    assert.deepEqual(signedKids(), signers, 'no rotated-in key has signed yet')
+
+    for (const token of [...unseen, alice.apiKey, alice.sessionToken])
+      await verifiesEverywhere(token, 'a token signed before the rotations')
+    assert.equal((await http(cp.url, 'GET', '/v1/me', { token: cp.adminKey })).status, 200)
+
+    await sleep(Date.parse(newest.activates_at) - Date.now() + 50)
+    const fresh = (await alice.client.me.issueKey('after the newest activation')).secret
+    assert.equal(kidOf(fresh), newest.kid, 'the newest key signs after its delay, none of the superseded')
+    signers.push(newest.kid)
+    await verifiesEverywhere(fresh, 'a token of the newest key')
+    assert.deepEqual((await jwksKids(cp)).sort(), [...signers].sort())
+    assert.deepEqual(signedKids(), signers)
+  })
+
+  it('ten rotations that activate at once leave the keys that signed and the one signing now: 3 keys', async () => {
+    unseen.push((await alice.client.me.issueKey('before the immediate rotations')).secret)
+    let newest = { kid: '', activates_at: '' }
+    for (let i = 0; i < 10; i++) newest = await rotate({ activate_after_ms: 0 })
+    const published = await jwksKids(cp)
+    assert.equal(published.length, signers.length + 1)
+    assert.deepEqual(published.sort(), [...signers, newest.kid].sort())
+
+    for (const token of [...unseen, alice.apiKey])
+      await verifiesEverywhere(token, 'a token signed before the rotations')
+    assert.equal((await http(cp.url, 'GET', '/v1/me', { token: cp.adminKey })).status, 200)
+    const fresh = (await alice.client.me.issueKey('by the newest key')).secret
+    assert.equal(kidOf(fresh), newest.kid)
+    signers.push(newest.kid)
+    await verifiesEverywhere(fresh, 'a token of the newest key')
+    assert.deepEqual((await jwksKids(cp)).sort(), [...signers].sort())
+  })
+
+  it('keeps an unused signing key published until the next key takes over, then drops it and tells the stream', async () => {
+    const unused = await rotate({ activate_after_ms: 0 })
+    const next = await rotate({ activate_after_ms: 1_500 })
+    // At most 2 beyond the keys that signed: the one that may still sign until `next` activates, and `next`.
+    assert.deepEqual((await jwksKids(cp)).sort(), [...signers, unused.kid, next.kid].sort())
+
+    const listener = await listenToStream(cp.url, cp.dataplaneKey, 'jwks-watcher')
+    try {
+      await listener.waitFor((m) => m.type === 'hello')
+      const changed = listener.waitFor((m) => m.type === 'jwks_changed', 5_000)
+      await sleep(Date.parse(next.activates_at) - Date.now() - 200)
+      assert.ok((await jwksKids(cp)).includes(unused.kid), 'published while it could still sign')
+      await changed
+      assert.ok(Date.now() >= Date.parse(next.activates_at), 'told when it retired, not before')
+    } finally {
+      listener.close()
+    }
+    assert.deepEqual((await jwksKids(cp)).sort(), [...signers, next.kid].sort())
+    const fresh = (await alice.client.me.issueKey('by the key after the unused one')).secret
+    assert.equal(kidOf(fresh), next.kid)
+    await verifiesEverywhere(fresh, 'a token of the key after the unused one')
+    for (const token of unseen) await verifiesEverywhere(token, 'an earlier token')
   })
 })
