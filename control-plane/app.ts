@@ -27,6 +27,7 @@ import { LastUsed } from './keys/last-used.ts'
 import { createMetrics } from './metrics.ts'
 import type { DevIdp } from './oidc/dev-idp.ts'
 import { OidcLogin } from './oidc/login.ts'
+import { startLoginStatePurge } from './oidc/login-state-purge.ts'
 import { RevocationLog } from './revocations/log.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
 import { KeyEncryptionKeys } from './secrets/keks.ts'
@@ -143,10 +144,22 @@ export async function startControlPlane(
       issuer: devIdp.issuer,
     })
   }
+  const loginStates = new LoginStateStore(db)
   const login = new OidcLogin(
-    { issuers, redirectUris: config.oidc.redirectUris, stateTtlMs: config.oidc.loginStateTtlMs },
-    new LoginStateStore(db),
+    {
+      issuers,
+      redirectUris: config.oidc.redirectUris,
+      stateTtlMs: config.oidc.loginStateTtlMs,
+      pending: { max: config.oidc.loginPendingMax, perClientMax: config.oidc.loginPendingPerClientMax },
+    },
+    loginStates,
     identities,
+    log,
+  )
+  // Expired states are not counted; purging them only keeps the table small, so a minute's lag is fine.
+  const loginStatePurge = startLoginStatePurge(
+    loginStates,
+    Math.min(Math.max(config.oidc.loginStateTtlMs, 1_000), 60_000),
     log,
   )
 
@@ -218,6 +231,8 @@ export async function startControlPlane(
     dataplaneKeyFile,
     async close() {
       stream.close()
+      loginStatePurge.stop()
+      keyRing.close()
       await new Promise<void>((resolve) => {
         server.closeAllConnections?.()
         server.close(() => resolve())

@@ -37,6 +37,9 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_DEV_IDP_URL:
     "the development IdP's issuer URL as browsers reach it (default http://<its listen address>)",
   AGENTROUTER_LOGIN_STATE_TTL: 'how long a login may take (default 10m)',
+  AGENTROUTER_LOGIN_PENDING_MAX: 'most logins started and not finished or expired, overall (default 10000)',
+  AGENTROUTER_LOGIN_PENDING_PER_CLIENT_MAX:
+    'most such logins per client address (an IPv6 address counts by its /64) (default 100)',
   AGENTROUTER_AUTO_PROVISION: 'a first login creates a personal customer and project (default true)',
   AGENTROUTER_ADMIN_EMAILS: 'comma-separated emails whose identities are admins',
   AGENTROUTER_STREAM_HEARTBEAT: 'revocation stream heartbeat period (default 10s)',
@@ -82,6 +85,9 @@ export interface ControlPlaneConfig {
     /** The development IdP's issuer URL when it differs from its listen address (containers). */
     devIdpUrl: string | undefined
     loginStateTtlMs: number
+    /** Caps on pending (started, unfinished, unexpired) logins: overall and per client address. */
+    loginPendingMax: number
+    loginPendingPerClientMax: number
     autoProvision: boolean
     adminEmails: string[]
   }
@@ -119,6 +125,8 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
       devIdpListen: v.listen(vars, 'AGENTROUTER_DEV_IDP_LISTEN', '127.0.0.1:8082'),
       devIdpUrl: vars.AGENTROUTER_DEV_IDP_URL ? v.url(vars, 'AGENTROUTER_DEV_IDP_URL', '') : undefined,
       loginStateTtlMs: v.duration(vars, 'AGENTROUTER_LOGIN_STATE_TTL', 10 * 60_000),
+      loginPendingMax: v.int(vars, 'AGENTROUTER_LOGIN_PENDING_MAX', 10_000, 1),
+      loginPendingPerClientMax: v.int(vars, 'AGENTROUTER_LOGIN_PENDING_PER_CLIENT_MAX', 100, 1),
       autoProvision: v.bool(vars, 'AGENTROUTER_AUTO_PROVISION', true),
       adminEmails: v.list(vars, 'AGENTROUTER_ADMIN_EMAILS').map((e) => e.toLowerCase()),
     },

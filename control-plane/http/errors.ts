@@ -13,6 +13,9 @@ export function toApiError(err: unknown, log: Logger, where: string): ApiError {
 }
 
 export function errorResponse(c: Context, err: ApiError): Response {
+  // A refusal that says when to come back (`resource_exhausted`) says it in `Retry-After` too.
+  const retryAfter = err.details.find((d) => typeof d.retry_after_seconds === 'number')?.retry_after_seconds
+  if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter))
   return c.json(err.toBody() satisfies ErrorBody, err.status as 400)
 }
 

@@ -1,7 +1,9 @@
 /**
  * @module OIDC login, the control plane as the client: authorization code with PKCE (S256 only).
  * `start` checks the redirect URI, stores a single-use, expiring `state` with its nonce and the
- * caller's code challenge, and answers with the provider's authorization URL. `finish` takes the
+ * caller's code challenge, and answers with the provider's authorization URL. Starting needs no
+ * credential, so the states pending at once are capped per client and overall: past a cap,
+ * `resource_exhausted` with the seconds until the scope's oldest pending state expires. `finish` takes the
  * state back (once), checks the verifier against the stored challenge, redeems the code, checks
  * the ID token (issuer, audience, nonce, signature: `openid-client`), and finds or provisions
  * the identity.
@@ -14,7 +16,7 @@ import { isText, stripNonText } from '../../shared/text.ts'
 import { nowMicros } from '../../shared/time.ts'
 import type { OidcIssuerConfig } from '../config.ts'
 import type { Identities } from '../identity/identities.ts'
-import type { LoginStateStore } from '../store/login-states.ts'
+import type { LoginStateStore, PendingCaps } from '../store/login-states.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
 import { checkRedirectUri } from './redirect-uri.ts'
 
@@ -22,6 +24,8 @@ export interface LoginStart {
   issuer?: string | undefined
   redirectUri: string
   codeChallenge: string
+  /** Who is starting it (`clientScope` of the remote address), for the per-client cap. */
+  client: string
 }
 
 export interface LoginFinish {
@@ -34,6 +38,7 @@ export interface OidcLoginOptions {
   issuers: OidcIssuerConfig[]
   redirectUris: readonly string[]
   stateTtlMs: number
+  pending: PendingCaps
 }
 
 export class OidcLogin {
@@ -61,16 +66,20 @@ export class OidcLogin {
     const state = randomBytes(24).toString('base64url')
     const nonce = randomBytes(24).toString('base64url')
     const now = nowMicros()
-    this.states.purgeExpired(now)
-    this.states.insert({
-      state,
-      issuer_alias: alias,
-      redirect_uri: request.redirectUri,
-      code_challenge: request.codeChallenge,
-      nonce,
-      created_at: now,
-      expires_at: now + this.options.stateTtlMs * 1000,
-    })
+    const outcome = this.states.insertWithinCaps(
+      {
+        state,
+        issuer_alias: alias,
+        redirect_uri: request.redirectUri,
+        code_challenge: request.codeChallenge,
+        nonce,
+        client: request.client,
+        created_at: now,
+        expires_at: now + this.options.stateTtlMs * 1000,
+      },
+      this.options.pending,
+    )
+    if (!outcome.stored) throw tooManyPending(outcome.scope, outcome.oldestExpiresAt - now)
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: request.redirectUri,
       scope: 'openid email profile',
@@ -162,6 +171,18 @@ export class OidcLogin {
       throw new ApiError('unavailable', `the identity provider "${issuer.alias}" is unreachable`)
     })
   }
+}
+
+/** The `resource_exhausted` refusal; `retry_after_seconds` becomes the `Retry-After` header. */
+function tooManyPending(scope: 'client' | 'global', untilFreeUs: number): ApiError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(untilFreeUs / 1e6))
+  const description =
+    scope === 'client'
+      ? 'too many logins started from this address are pending: finish one or wait for one to expire'
+      : 'too many logins are pending: wait for one to expire'
+  return new ApiError('resource_exhausted', description, [
+    { description, scope, retry_after_seconds: retryAfterSeconds },
+  ])
 }
 
 function describe(err: unknown): string {

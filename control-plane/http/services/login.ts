@@ -1,17 +1,21 @@
 /**
  * @module Login and callback: the public half of MeService.
  */
+import { getConnInfo } from '@hono/node-server/conninfo'
 import { formatMicros } from '../../../shared/time.ts'
+import { clientScope } from '../../oidc/client-scope.ts'
 import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
 import { setSessionCookie } from '../session-cookie.ts'
 
 export function loginRoutes(router: Router, s: Services): void {
-  router.on('login', async ({ body }) => {
+  router.on('login', async ({ body, c }) => {
     const started = await s.login.start({
       issuer: body.issuer,
       redirectUri: body.redirect_uri,
       codeChallenge: body.code_challenge,
+      // The socket's address: no proxy header is trusted (there is no trusted-proxy setting).
+      client: clientScope(getConnInfo(c).remote.address),
     })
     return { authorization_url: started.authorizationUrl, state: started.state }
   })
