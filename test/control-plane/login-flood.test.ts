@@ -210,20 +210,24 @@ describe('a flood of login starts from one address', () => {
     // On one event loop any concurrent request queues ahead of a /v1/me, so the flood's own share
     // is measured against a control flood of the same shape that is refused before any storage
     // (a foreign redirect_uri): what the capped login start adds (its count, its index reads)
-    // must not show in the median.
-    const control = await beside(1_000, 4, (agent) =>
-      startLogin(cp, { agent, localAddress: '127.0.0.5' }, 'https://evil.example/callback'),
-    )
-    assert.ok(control.answers.every((r) => r.status === 400))
-    const flood = await beside(1_000, 4, (agent) => startLogin(cp, { agent }))
-    assert.ok(flood.answers.every((r) => r.status === 429))
-    assert.ok(flood.meMs.length >= 20, `the /v1/me loop ran during the flood (${flood.meMs.length} requests)`)
-    const [idle, beneath, during] = [median(alone), median(control.meMs), median(flood.meMs)]
-    t.diagnostic(
-      `/v1/me median: ${idle.toFixed(2)} ms alone, ${beneath.toFixed(2)} ms beside the control flood, ` +
-        `${during.toFixed(2)} ms beside the login flood`,
-    )
+    // must not show in the median. The two alternate in halves, so a change in the machine's load
+    // hits both alike.
+    const controlMs: number[] = []
+    const floodMs: number[] = []
+    for (let round = 0; round < 2; round++) {
+      const control = await beside(500, 4, (agent) =>
+        startLogin(cp, { agent, localAddress: '127.0.0.5' }, 'https://evil.example/callback'),
+      )
+      assert.ok(control.answers.every((r) => r.status === 400))
+      controlMs.push(...control.meMs)
+      const flood = await beside(500, 4, (agent) => startLogin(cp, { agent }))
+      assert.ok(flood.answers.every((r) => r.status === 429))
+      floodMs.push(...flood.meMs)
+    }
+    assert.ok(floodMs.length >= 20, `the /v1/me loop ran during the flood (${floodMs.length} requests)`)
+    const [idle, beneath, during] = [median(alone), median(controlMs), median(floodMs)]
     const figures = `${during.toFixed(2)} ms beside the login flood, ${beneath.toFixed(2)} ms beside the control flood, ${idle.toFixed(2)} ms alone`
+    t.diagnostic(`/v1/me median: ${figures}`)
     assert.ok(during <= 2 * beneath, `/v1/me median ${figures}`)
     // Four connections put about four requests ahead of each /v1/me; a lock held or a table scan
     // per login start would multiply that.
