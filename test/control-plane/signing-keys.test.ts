@@ -122,6 +122,7 @@ describe('signing-key rotation', () => {
     }
     const pending = await rotate(800)
     const latest = await rotate(0)
+    assert.ok(!(await jwksKids(cp)).includes(pending.kid), 'superseded before it signed: no longer published')
     assert.equal(kidOf((await user.client.me.issueKey('latest')).secret), latest.kid)
     await sleep(Date.parse(pending.activates_at) - Date.now() + 50)
     const issued = await user.client.me.issueKey('after the superseded activation time')
