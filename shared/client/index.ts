@@ -86,8 +86,8 @@ const seg = (value: string | undefined): string => encodeURIComponent(value || '
 
 export interface WaitOptions {
   /** `'enforced'`: answer once every connected dataplane has applied the revocation. */
-  wait?: 'enforced'
-  timeoutMs?: number
+  wait?: 'enforced' | undefined
+  timeoutMs?: number | undefined
 }
 const waitQuery = (o?: WaitOptions): Record<string, QueryValue> => ({
   wait: o?.wait,
@@ -98,10 +98,10 @@ class MeService {
   constructor(private readonly t: Transport) {}
 
   login(req: {
-    redirectUri?: string
-    codeChallenge?: string
-    codeChallengeMethod?: string
-    issuer?: string
+    redirectUri?: string | undefined
+    codeChallenge?: string | undefined
+    codeChallengeMethod?: string | undefined
+    issuer?: string | undefined
     [k: string]: unknown
   }): Promise<ResponseOf<'login'>> {
     const body = wire(req)
@@ -123,12 +123,15 @@ class MeService {
 
   issueKey(
     name: string,
-    options?: { type?: BodyOf<'issueKey'>['type']; idempotencyKey?: string },
+    options?: { type?: BodyOf<'issueKey'>['type'] | undefined; idempotencyKey?: string | undefined },
   ): Promise<ResponseOf<'issueKey'>> {
     return this.t.request('POST', '/v1/me/keys', { body: wire({ name, ...options }) })
   }
 
-  listKeys(page?: { pageSize?: number; pageToken?: string }): Promise<ResponseOf<'listKeys'>> {
+  listKeys(page?: {
+    pageSize?: number | undefined
+    pageToken?: string | undefined
+  }): Promise<ResponseOf<'listKeys'>> {
     return this.t.request('GET', '/v1/me/keys', { query: wire(page) as Record<string, QueryValue> })
   }
 
@@ -180,7 +183,10 @@ class AiKeysService {
 class TokensService {
   constructor(private readonly t: Transport) {}
 
-  getRevocationList(req?: { since?: string; limit?: number }): Promise<ResponseOf<'getRevocationList'>> {
+  getRevocationList(req?: {
+    since?: string | undefined
+    limit?: number | undefined
+  }): Promise<ResponseOf<'getRevocationList'>> {
     return this.t.request('GET', '/v1/tokens/revocations', { query: wire(req) as Record<string, QueryValue> })
   }
 
@@ -190,7 +196,13 @@ class TokensService {
   }
 }
 
-type SecretRef = { name?: string; realm?: string; userId?: string; user_id?: string; [k: string]: unknown }
+type SecretRef = {
+  name?: string | undefined
+  realm?: string | undefined
+  userId?: string | undefined
+  user_id?: string | undefined
+  [k: string]: unknown
+}
 
 class SecretService {
   constructor(private readonly t: Transport) {}
@@ -206,12 +218,12 @@ class SecretService {
   }
 
   createSecret(req: {
-    name?: string
-    realm?: string
-    description?: string
-    value?: string
-    tags?: Record<string, string>
-    userId?: string
+    name?: string | undefined
+    realm?: string | undefined
+    description?: string | undefined
+    value?: string | undefined
+    tags?: Record<string, string> | undefined
+    userId?: string | undefined
     [k: string]: unknown
   }): Promise<ResponseOf<'createSecret'>> {
     return this.t.request('POST', '/v1/secrets', { body: wire(req) })
@@ -223,11 +235,11 @@ class SecretService {
   }
 
   listSecrets(req?: {
-    realm?: string
-    status?: string
-    tags?: string | Record<string, string>
-    pageSize?: number
-    pageToken?: string
+    realm?: string | undefined
+    status?: string | undefined
+    tags?: string | Record<string, string> | undefined
+    pageSize?: number | undefined
+    pageToken?: string | undefined
     [k: string]: unknown
   }): Promise<ResponseOf<'listSecrets'>> {
     const query = wire(req)
@@ -244,7 +256,9 @@ class SecretService {
     return this.t.request('DELETE', this.#path(name), { query: query as Record<string, QueryValue> })
   }
 
-  async rotateSecret(req: SecretRef & { newValue?: string }): Promise<ResponseOf<'rotateSecret'>> {
+  async rotateSecret(
+    req: SecretRef & { newValue?: string | undefined },
+  ): Promise<ResponseOf<'rotateSecret'>> {
     const [{ name }, body] = take(wire(req), 'name')
     return this.t.request('POST', this.#path(name, '/rotate'), { body })
   }
@@ -296,14 +310,14 @@ class AdminService {
     return this.t.request('DELETE', this.#memberPath(customerId, projectId, identityId))
   }
 
-  listIdentities(req?: { email?: string }): Promise<ResponseOf<'listIdentities'>> {
+  listIdentities(req?: { email?: string | undefined }): Promise<ResponseOf<'listIdentities'>> {
     return this.t.request('GET', '/v1/admin/identities', { query: wire(req) as Record<string, QueryValue> })
   }
 
   issueKey(req: {
     name: string
     type: BodyOf<'adminIssueKey'>['type']
-    identityId?: string
+    identityId?: string | undefined
   }): Promise<ResponseOf<'adminIssueKey'>> {
     return this.t.request('POST', '/v1/admin/keys', { body: wire(req) })
   }
@@ -319,7 +333,7 @@ class AdminService {
     return this.t.request('GET', '/v1/admin/dataplanes')
   }
 
-  rotateSigningKey(req?: { activateAfterMs?: number }): Promise<ResponseOf<'rotateSigningKey'>> {
+  rotateSigningKey(req?: { activateAfterMs?: number | undefined }): Promise<ResponseOf<'rotateSigningKey'>> {
     return this.t.request('POST', '/v1/admin/signing-keys/rotate', { body: wire(req) })
   }
 
@@ -336,7 +350,12 @@ class InternalService {
   constructor(private readonly t: Transport) {}
 
   resolveProviderKey(
-    req: { customerId?: string; projectId?: string; identityId: string; provider: string },
+    req: {
+      customerId?: string | undefined
+      projectId?: string | undefined
+      identityId: string
+      provider: string
+    },
     signal?: AbortSignal,
   ): Promise<ResponseOf<'resolveProviderKey'>> {
     return this.t.request('POST', '/v1/internal/byok/resolve', { body: wire(req), signal })

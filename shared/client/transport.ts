@@ -10,10 +10,10 @@ export interface ClientOptions {
   /** An API key (`ak-…`) or a session token. Defaults to `AGENTROUTER_API_KEY`. */
   apiKey?: string | undefined
   /** Per-request timeout in milliseconds (default 30 s). */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** Extra headers on every request. */
-  headers?: Record<string, string>
-  fetch?: typeof fetch
+  headers?: Record<string, string> | undefined
+  fetch?: typeof fetch | undefined
 }
 
 export type QueryValue = string | number | boolean | undefined
@@ -61,16 +61,16 @@ export class Transport {
     const headers: Record<string, string> = { accept: 'application/json', ...this.#headers }
     const apiKey = options.apiKey ?? this.#apiKey
     if (apiKey) headers.authorization = `Bearer ${apiKey}`
-    let body: string | undefined
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json'
-      body = JSON.stringify(options.body)
-    }
     const timeout = AbortSignal.timeout(this.#timeoutMs)
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+    const init: RequestInit = { method, headers, signal }
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json'
+      init.body = JSON.stringify(options.body)
+    }
     let response: Response
     try {
-      response = await this.#fetch(this.url(path, options.query), { method, headers, body, signal })
+      response = await this.#fetch(this.url(path, options.query), init)
     } catch (err) {
       if (timeout.aborted) throw new ApiError('deadline_exceeded', `${method} ${path}: timed out`)
       throw new ApiError(
