@@ -1,15 +1,16 @@
 /**
  * The TypeScript examples of the API documents, run as they are written, with only the import
  * line changed to this package: each one is taken from the seeds' JSON lines at test time, put
- * in a project of its own whose `node_modules/agentrouter` links to this repository, and run with
- * tsx against a real control plane. A run succeeds when it prints the result, or when the call is
- * refused with the contract error its placeholder values (`"..."`) must produce.
+ * in a project of its own whose `node_modules/agentrouter` re-exports the client's sources, and
+ * run with tsx against a real control plane. A run succeeds when it prints the result, or when
+ * the call is refused with the contract error its placeholder values (`"..."`) must produce.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { pathToFileURL } from 'node:url'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { seedEndpoints } from '../support/documents.ts'
 import { REPO_ROOT, tempDir } from '../support/process.ts'
@@ -91,9 +92,13 @@ describe("the seeds' TypeScript examples, with only the import line changed", ()
   const tokens = {} as Record<Credential, string>
 
   before(async () => {
-    mkdirSync(join(project, 'node_modules'))
-    // What `npm install <this repo>` would give another project.
-    symlinkSync(REPO_ROOT, join(project, 'node_modules', 'agentrouter'))
+    // A package named `agentrouter` that re-exports the client's sources, run by tsx here; the
+    // packed package (compiled JavaScript) is installed and run by test/package/consumer.test.ts.
+    const pkg = join(project, 'node_modules', 'agentrouter')
+    mkdirSync(pkg, { recursive: true })
+    writeFileSync(join(pkg, 'package.json'), '{"name":"agentrouter","type":"module","exports":"./index.js"}')
+    const sources = pathToFileURL(join(REPO_ROOT, 'shared', 'client', 'index.ts')).href
+    writeFileSync(join(pkg, 'index.js'), `export * from '${sources}'\n`)
     cp = await startControlPlane()
     tokens.admin = cp.adminKey
     tokens.session = (await cp.login('seed-user@example.com')).sessionToken
