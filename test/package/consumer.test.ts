@@ -185,6 +185,13 @@ describe('a consumer project installs the packed tarball', {
       paths.filter((p) => p.includes('.test.')),
       [],
     )
+    // Declarations import each other as `.js`, which every TypeScript version resolves.
+    const declarations = readFileSync(
+      join(consumer, 'node_modules/agentrouter/dist/shared/client/index.d.ts'),
+      'utf8',
+    )
+    assert.match(declarations, /from '\.\/transport\.js'/)
+    assert.doesNotMatch(declarations, /from '\.{1,2}\/[^']+\.ts'/)
   })
 
   it("type-checks the consumer's file with its own tsc under moduleResolution nodenext", {
