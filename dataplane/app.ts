@@ -3,8 +3,9 @@
  * that keeps them current (and the snapshot file that outlives restarts), the provider-key
  * cache, the upstream pools and the HTTP server. `startDataplane` is what `main.ts` runs.
  *
- * Start order: the persisted snapshot is loaded first (a restart while the control plane is
- * down keeps enforcing), the server listens at once (answering `unavailable` until keys and a
+ * Start order: the persisted snapshot is loaded first, then the revocation journal is replayed
+ * over it (a restart while the control plane is down keeps enforcing every revocation this
+ * dataplane acknowledged), the server listens at once (answering `unavailable` until keys and a
  * snapshot are loaded: `/readyz` says when), and the sync with the control plane runs behind it.
  */
 import type { Server } from 'node:http'
@@ -12,7 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { Client } from '../shared/client/index.ts'
 import type { Logger } from '../shared/logger.ts'
-import { formatMicros } from '../shared/time.ts'
+import { formatMicros, parseMicros } from '../shared/time.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AuthCheck } from './auth/auth-check.ts'
 import { RevocationSet } from './auth/revocation-set.ts'
@@ -24,6 +25,7 @@ import { createMetrics } from './metrics.ts'
 import { BodyBudget } from './proxy/body-budget.ts'
 import { Upstreams } from './proxy/upstreams.ts'
 import { KeySet } from './sync/key-set.ts'
+import { RevocationJournal } from './sync/revocation-journal.ts'
 import { RevocationSync } from './sync/revocation-sync.ts'
 import { SnapshotFile, SnapshotWriter } from './sync/snapshot-file.ts'
 
@@ -70,6 +72,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   })
 
   const snapshotFile = new SnapshotFile(config.stateDir)
+  const journal = new RevocationJournal(config.stateDir)
   const writer = new SnapshotWriter(
     snapshotFile,
     revocations,
@@ -77,8 +80,9 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     config.sync.persistDelayMs,
     log,
   )
-  writer.onWritten = () => {
+  writer.onWritten = (header) => {
     snapshotWrittenAtMs = Date.now()
+    sync.snapshotWritten(header)
   }
   const keys = new KeySet(
     () => client.auth.getJWKS(),
@@ -113,6 +117,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     revocations,
     keys,
     writer,
+    journal,
     {
       controlPlaneUrl: config.controlPlane.url,
       dataplaneKey: config.controlPlane.key,
@@ -142,7 +147,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     },
   )
 
-  await restoreSnapshot(snapshotFile, revocations, keys, sync, log)
+  await restorePersisted(snapshotFile, journal, revocations, keys, sync, log)
 
   const readiness = (): Readiness => {
     const now = Date.now()
@@ -198,32 +203,60 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
       sync.stop()
       await closeServer(server)
       await writer.flush()
+      await journal.close()
       await upstreams.close()
     },
   }
 }
 
-async function restoreSnapshot(
+/**
+ * The snapshot, then the journal segments it does not cover, into the set; the cursor is the
+ * newest of both. With no snapshot (so no JWKS) the journal's entries are still added, but
+ * nothing is served until the control plane is reached.
+ */
+async function restorePersisted(
   file: SnapshotFile,
+  journal: RevocationJournal,
   revocations: RevocationSet,
   keys: KeySet,
   sync: RevocationSync,
   log: Logger,
 ): Promise<void> {
+  let snapshot: Awaited<ReturnType<SnapshotFile['load']>>
   try {
-    const snapshot = await file.load(revocations)
-    if (!snapshot) return
-    if (snapshot.jwks) await keys.load(snapshot.jwks)
-    sync.restore(snapshot.cursor, snapshot.syncedAtMs)
-    log.info('persisted snapshot loaded', {
-      path: file.path,
-      entries: snapshot.entries,
-      cursor: snapshot.cursor,
-      synced_at_ms: snapshot.syncedAtMs,
-    })
+    snapshot = await file.load(revocations)
+    if (snapshot) {
+      log.info('persisted snapshot loaded', {
+        path: file.path,
+        entries: snapshot.entries,
+        cursor: snapshot.cursor,
+        synced_at_ms: snapshot.syncedAtMs,
+      })
+    }
   } catch (err) {
     log.error('the persisted snapshot cannot be read; starting without it', { path: file.path, err })
   }
+  let cursor = snapshot?.cursor ?? formatMicros(0)
+  let cursorMicros = parseMicros(cursor) ?? 0
+  try {
+    const replayed = await journal.replay(snapshot?.journalSegment ?? 0, (entry) => {
+      revocations.add(entry.jti, entry.expiresAtSec)
+      const micros = parseMicros(entry.cursor)
+      if (micros !== undefined && micros > cursorMicros) {
+        cursorMicros = micros
+        cursor = entry.cursor
+      }
+    })
+    if (replayed.records > 0 || replayed.damaged > 0) {
+      const record = replayed.damaged > 0 ? log.warn.bind(log) : log.info.bind(log)
+      record('revocation journal replayed', { ...replayed, cursor })
+    }
+  } catch (err) {
+    log.error('the revocation journal cannot be read', { err })
+  }
+  if (!snapshot) return
+  if (snapshot.jwks) await keys.load(snapshot.jwks)
+  sync.restore(cursor, snapshot.syncedAtMs)
 }
 
 function closeServer(server: Server): Promise<void> {

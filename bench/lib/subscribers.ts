@@ -1,18 +1,21 @@
 /**
  * @module Stream subscribers for the propagation benchmark: each one is the dataplane's own sync
- * (`RevocationSync` with its `StreamClient`, `KeySet`, `RevocationSet` and `SnapshotWriter`
- * persisting to its own directory), minus the HTTP server. It connects with the dataplane key,
- * loads the snapshot, follows the WebSocket stream, applies each entry and acknowledges it, as
- * a dataplane does; the benchmark only listens to its `applied` hook.
+ * (`RevocationSync` with its `StreamClient`, `KeySet`, `RevocationSet`, `SnapshotWriter` and
+ * `RevocationJournal` persisting to its own directory), minus the HTTP server. It connects with
+ * the dataplane key, loads the snapshot, follows the WebSocket stream, applies each entry,
+ * journals it and acknowledges it once fsynced, as a dataplane does; the benchmark listens to its
+ * `applied` and `durable` hooks.
  */
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
 import { KeySet } from '../../dataplane/sync/key-set.ts'
+import { RevocationJournal } from '../../dataplane/sync/revocation-journal.ts'
 import { RevocationSync } from '../../dataplane/sync/revocation-sync.ts'
 import { SnapshotFile, SnapshotWriter } from '../../dataplane/sync/snapshot-file.ts'
 import { Client } from '../../shared/client/index.ts'
 import { createLogger } from '../../shared/logger.ts'
+import { parseMicros } from '../../shared/time.ts'
 import { TokenVerifier } from '../../shared/tokens/verifier.ts'
 
 const log = createLogger({ level: 'error' })
@@ -23,6 +26,11 @@ export class Subscriber {
   readonly #writer: SnapshotWriter
   /** performance.now() at which each watched JTI was applied. */
   readonly appliedAt = new Map<string, number>()
+  /** performance.now() at which each watched JTI was on disk and acknowledged. */
+  readonly ackedAt = new Map<string, number>()
+  readonly #journal: RevocationJournal
+  /** Watched JTIs applied and not yet durable, with their cursor (µs). */
+  readonly #awaitingAck = new Map<string, number>()
   /** Snapshot writes completed: a fan-out is over once each subscriber has persisted it. */
   writes = 0
   #watching: ReadonlySet<string> = new Set()
@@ -41,6 +49,7 @@ export class Subscriber {
       log,
     )
     let sync: RevocationSync | undefined
+    this.#journal = new RevocationJournal(join(stateDir, name))
     const writer = new SnapshotWriter(
       new SnapshotFile(join(stateDir, name)),
       this.set,
@@ -48,8 +57,9 @@ export class Subscriber {
       1_000,
       log,
     )
-    writer.onWritten = () => {
+    writer.onWritten = (header) => {
       this.writes++
+      sync?.snapshotWritten(header)
     }
     this.#writer = writer
     sync = new RevocationSync(
@@ -57,6 +67,7 @@ export class Subscriber {
       this.set,
       keys,
       writer,
+      this.#journal,
       {
         controlPlaneUrl,
         dataplaneKey,
@@ -71,6 +82,17 @@ export class Subscriber {
         applied: (r) => {
           if (!this.#watching.has(r.jti)) return
           this.appliedAt.set(r.jti, performance.now())
+          this.#awaitingAck.set(r.jti, parseMicros(r.revoked_at) ?? 0)
+        },
+        durable: (cursor) => {
+          if (this.#awaitingAck.size === 0) return
+          const at = performance.now()
+          const durable = parseMicros(cursor) ?? 0
+          for (const [jti, c] of this.#awaitingAck) {
+            if (c > durable) continue
+            this.ackedAt.set(jti, at)
+            this.#awaitingAck.delete(jti)
+          }
         },
       },
     )
@@ -98,5 +120,6 @@ export class Subscriber {
   async stop(): Promise<void> {
     this.sync.stop()
     await this.#writer.flush()
+    await this.#journal.close()
   }
 }

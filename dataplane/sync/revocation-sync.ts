@@ -5,8 +5,14 @@
  * the control plane, then the stream from that cursor. Every source (snapshot pages, polls, the
  * stream) applies entries through one `apply`, which skips any entry at or before the applied
  * cursor: each source delivers every entry after the cursor it started from, in order, so
- * whichever runs ahead, nothing is skipped and nothing applied twice. Each applied cursor is
- * acknowledged on the stream (coalesced per tick), which is what `?wait=enforced` waits for.
+ * whichever runs ahead, nothing is skipped and nothing applied twice.
+ *
+ * Acknowledgement means "enforced, and still enforced after a crash": what is acknowledged on the
+ * stream (what `?wait=enforced` waits for), and the cursor a reconnect resumes from, is the
+ * durable cursor, never one only in memory. Each applied entry is appended to the journal; the
+ * entries applied in one tick share one write and fsync, and their cursor is acknowledged once
+ * that is on disk. A full snapshot is not journaled: its cursor is acknowledged once the snapshot
+ * file holding it is written, which the full snapshot waits for.
  *
  * Safety nets: a periodic `since` poll; a heartbeat announcing a head beyond the applied cursor
  * while the stream has gone quiet is a gap, repaired by polling at once; every (re)connect
@@ -22,6 +28,7 @@ import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, parseMicros } from '../../shared/time.ts'
 import type { RevocationSet } from '../auth/revocation-set.ts'
 import type { KeySet } from './key-set.ts'
+import type { RevocationJournal } from './revocation-journal.ts'
 import type { SnapshotHeader, SnapshotWriter } from './snapshot-file.ts'
 import { StreamClient } from './stream-client.ts'
 
@@ -48,6 +55,8 @@ export interface RevocationSyncHooks {
   secretChanged?: (realm: string, name: string) => void
   /** A member left a project or changed role (`undefined`: every member): drop their provider keys. */
   membershipChanged?: (projectId: string, identityId: string | undefined) => void
+  /** Entries up to this cursor are on disk, and acknowledged (sent when connected). */
+  durable?: (cursor: string) => void
   /** The control plane confirmed the set current at this time (epoch ms). */
   synced?: (atMs: number) => void
   streamConnected?: (connected: boolean) => void
@@ -60,12 +69,25 @@ export class RevocationSync {
   readonly #set: RevocationSet
   readonly #keys: KeySet
   readonly #writer: SnapshotWriter
+  readonly #journal: RevocationJournal
   readonly #options: RevocationSyncOptions
   readonly #hooks: RevocationSyncHooks
   readonly #log: Logger
   readonly #stream: StreamClient
   #cursor = 0
   #cursorText = formatMicros(0)
+  /**
+   * Every change of the applied cursor counts one: which of a journal commit and a snapshot
+   * write holds the newer state is decided by this, since a full snapshot can move the cursor back.
+   */
+  #seq = 0
+  /** The last entry appended to the journal. */
+  #journaledSeq = 0
+  #journaledText = formatMicros(0)
+  /** What is on disk: the cursor acknowledged and resumed from. */
+  #durableSeq = 0
+  #durableText = formatMicros(0)
+  readonly #headerSeq = new WeakMap<SnapshotHeader, number>()
   #syncedAtMs = 0
   #source: SnapshotSource | undefined
   /** A stream head we have yet to reach; reaching it confirms the set current. */
@@ -80,6 +102,7 @@ export class RevocationSync {
     set: RevocationSet,
     keys: KeySet,
     writer: SnapshotWriter,
+    journal: RevocationJournal,
     options: RevocationSyncOptions,
     log: Logger,
     hooks: RevocationSyncHooks = {},
@@ -88,6 +111,7 @@ export class RevocationSync {
     this.#set = set
     this.#keys = keys
     this.#writer = writer
+    this.#journal = journal
     this.#options = options
     this.#log = log
     this.#hooks = hooks
@@ -100,7 +124,7 @@ export class RevocationSync {
         handshakeTimeoutMs: options.handshakeTimeoutMs,
       },
       {
-        cursor: () => this.#cursorText,
+        cursor: () => this.#durableText,
         message: (m) => this.#onMessage(m),
         connected: (c) => this.#onConnected(c),
       },
@@ -111,6 +135,11 @@ export class RevocationSync {
   /** The applied cursor (RFC 3339). */
   get cursor(): string {
     return this.#cursorText
+  }
+
+  /** The cursor on disk (journal or snapshot): what is acknowledged (RFC 3339). */
+  get durableCursor(): string {
+    return this.#durableText
   }
 
   /** When the control plane last confirmed the set current (epoch ms; 0 never). */
@@ -127,20 +156,40 @@ export class RevocationSync {
     return this.#stream.connected
   }
 
-  /** What the snapshot file records; `undefined` until there is something worth writing. */
+  /**
+   * What the snapshot file records, read as a write begins; `undefined` until there is something
+   * worth writing. Starts a new journal segment: the ones before hold nothing the snapshot lacks.
+   */
   snapshotHeader(): SnapshotHeader | undefined {
     if (!this.#source) return undefined
-    return {
+    const header: SnapshotHeader = {
       cursor: this.#cursorText,
       syncedAtMs: this.#syncedAtMs,
       jwks: this.#keys.current,
       controlPlane: this.#options.controlPlaneUrl,
+      journalSegment: this.#journal.rotate(),
     }
+    this.#headerSeq.set(header, this.#seq)
+    return header
   }
 
-  /** Starts from a persisted snapshot already loaded into the set. */
+  /** A snapshot is on disk: its cursor is durable, and the journal before it can go. */
+  snapshotWritten(header: SnapshotHeader): void {
+    this.#journal.dropBefore(header.journalSegment).catch((err: unknown) => {
+      this.#log.warn('deleting old revocation journal segments failed', { err })
+    })
+    const seq = this.#headerSeq.get(header)
+    if (seq !== undefined) this.#markDurable(seq, header.cursor)
+  }
+
+  /**
+   * Starts from persisted state already loaded into the set (the snapshot, then the journal
+   * replayed over it): `cursor` is the newer of the two, and is on disk.
+   */
   restore(cursor: string, syncedAtMs: number): void {
     this.#setCursor(cursor)
+    this.#durableSeq = this.#seq
+    this.#durableText = this.#cursorText
     this.#source = 'persisted'
     this.#confirm(syncedAtMs)
   }
@@ -218,7 +267,11 @@ export class RevocationSync {
       this.#source = 'control_plane'
       this.#log.info('revocation snapshot loaded', { entries: this.#set.size, cursor: this.#cursorText })
     }
-    if (full || applied > 0) {
+    if (full) {
+      // Not journaled: durable (and acknowledged, see snapshotWritten) once the file is written.
+      this.#writer.schedule()
+      await this.#writer.flush()
+    } else if (applied > 0) {
       this.#writer.schedule()
       this.#scheduleAck()
     }
@@ -230,9 +283,13 @@ export class RevocationSync {
   #apply(r: Revocation): boolean {
     const cursor = parseMicros(r.revoked_at)
     if (cursor === undefined || cursor <= this.#cursor) return false
-    this.#set.add(r.jti, expirySec(r))
+    const expiry = expirySec(r)
+    this.#set.add(r.jti, expiry)
+    this.#journal.append(r.jti, expiry, r.revoked_at)
     this.#cursor = cursor
     this.#cursorText = r.revoked_at
+    this.#journaledSeq = ++this.#seq
+    this.#journaledText = r.revoked_at
     this.#hooks.applied?.(r)
     return true
   }
@@ -314,15 +371,34 @@ export class RevocationSync {
     if (cursor === undefined) return
     this.#cursor = cursor
     this.#cursorText = text
+    this.#seq++
   }
 
+  /**
+   * Commits what this tick journaled (one write and fsync for all of it, shared with commits
+   * asked for while one runs), then acknowledges it.
+   */
   #scheduleAck(): void {
     if (this.#ackScheduled) return
     this.#ackScheduled = true
     setImmediate(() => {
       this.#ackScheduled = false
-      this.#stream.ack(this.#cursorText)
+      const seq = this.#journaledSeq
+      const text = this.#journaledText
+      this.#journal.commit().then(
+        () => this.#markDurable(seq, text),
+        // Not acknowledged: the next commit retries, and the next snapshot write covers it too.
+        (err: unknown) => this.#log.error('writing the revocation journal failed', { err }),
+      )
     })
+  }
+
+  #markDurable(seq: number, text: string): void {
+    if (seq <= this.#durableSeq) return
+    this.#durableSeq = seq
+    this.#durableText = text
+    this.#stream.ack(text)
+    this.#hooks.durable?.(text)
   }
 }
 

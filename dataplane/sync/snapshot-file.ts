@@ -34,6 +34,11 @@ export interface SnapshotHeader {
   syncedAtMs: number
   jwks: JsonWebKeySet | undefined
   controlPlane: string
+  /**
+   * The journal segment started as this header was read: the snapshot holds everything in the
+   * segments before it (see revocation-journal.ts). 0 in files written before the journal.
+   */
+  journalSegment: number
 }
 
 export interface LoadedSnapshot extends SnapshotHeader {
@@ -99,6 +104,7 @@ export class SnapshotFile {
       syncedAtMs: Number(header.synced_at_ms) || 0,
       jwks: header.jwks as JsonWebKeySet | undefined,
       controlPlane: String(header.control_plane ?? ''),
+      journalSegment: Number(header.journal_segment) || 0,
       entries,
     }
   }
@@ -130,6 +136,7 @@ export class SnapshotFile {
         synced_at_ms: header.syncedAtMs,
         control_plane: header.controlPlane,
         jwks: header.jwks,
+        journal_segment: header.journalSegment,
         entries_hint: set.size,
       })
       const other = set.exportOther()
@@ -182,8 +189,8 @@ export class SnapshotWriter {
   #timer: NodeJS.Timeout | undefined
   #writing: Promise<void> | undefined
   #dirty = false
-  /** Called after each successful write (for metrics). */
-  onWritten: (() => void) | undefined
+  /** Called after each successful write, with the header written (now durable). */
+  onWritten: ((header: SnapshotHeader) => void) | undefined
 
   constructor(
     file: SnapshotFile,
@@ -219,7 +226,7 @@ export class SnapshotWriter {
     if (!header) return // nothing loaded yet: keep the file that is there
     this.#dirty = false
     this.#writing = this.#file.write(header, this.#set).then(
-      () => this.onWritten?.(),
+      () => this.onWritten?.(header),
       (err) => {
         this.#dirty = true
         this.#log.error('writing the dataplane snapshot failed', { err, path: this.#file.path })

@@ -11,6 +11,7 @@ const header = {
   syncedAtMs: 1_800_000_000_000,
   jwks: { keys: [{ kty: 'RSA', kid: 'k1', alg: 'RS256', n: 'AQAB', e: 'AQAB' }] },
   controlPlane: 'http://127.0.0.1:8080',
+  journalSegment: 7,
 }
 
 describe('the snapshot file', () => {
@@ -32,6 +33,7 @@ describe('the snapshot file', () => {
     assert.equal(loaded?.entries, 5_002)
     assert.equal(loaded?.cursor, header.cursor)
     assert.equal(loaded?.syncedAtMs, header.syncedAtMs)
+    assert.equal(loaded?.journalSegment, header.journalSegment)
     assert.deepEqual(loaded?.jwks, header.jwks)
     assert.equal(restored.size, 5_002)
     for (const id of ids) assert.ok(restored.has(id), id)
