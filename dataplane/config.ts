@@ -16,7 +16,7 @@ export const DATAPLANE_KEY_FILE = 'dataplane.key'
 /** Every variable the dataplane reads, with its default and meaning (the README's table). */
 export const DATAPLANE_VARIABLES = {
   AGENTROUTER_CONFIG_FILE: 'JSON file of variable → value (environment and flags win)',
-  AGENTROUTER_DATA_DIR: 'data directory; the snapshot goes in <dir>/dataplane/ (default ./data)',
+  AGENTROUTER_DATA_DIR: 'data directory; the snapshot and journal go in <dir>/dataplane/ (default ./data)',
   AGENTROUTER_DP_LISTEN: 'address to listen on (default 127.0.0.1:8081)',
   AGENTROUTER_DP_NAME: 'how the control plane names this dataplane (default <hostname>:<port>)',
   AGENTROUTER_CONTROL_PLANE_URL: 'the control plane (default http://127.0.0.1:8080)',

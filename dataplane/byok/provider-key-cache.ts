@@ -23,6 +23,8 @@ export interface ResolveRequest {
   projectId?: string
   identityId: string
   provider: Provider
+  /** The caller's credential: the control plane refuses it when it is revoked. */
+  credentialJti: string
 }
 
 export interface ResolvedKey {
@@ -106,10 +108,12 @@ export class ProviderKeyCache {
       return entry
     }
     this.#observe('miss')
-    let flight = this.#inFlight.get(cacheKey)
+    // Shared per credential, not per cache key: the control plane checks the credential.
+    const flightKey = `${cacheKey} ${claims.jti}`
+    let flight = this.#inFlight.get(flightKey)
     if (!flight) {
-      flight = this.#fetch(cacheKey, claims, provider, entry).finally(() => this.#inFlight.delete(cacheKey))
-      this.#inFlight.set(cacheKey, flight)
+      flight = this.#fetch(cacheKey, claims, provider, entry).finally(() => this.#inFlight.delete(flightKey))
+      this.#inFlight.set(flightKey, flight)
     }
     return flight
   }
@@ -180,6 +184,7 @@ export class ProviderKeyCache {
           projectId: claims.pid,
           identityId: claims.sub,
           provider,
+          credentialJti: claims.jti,
         })
       } catch (err) {
         const code = err instanceof ApiError ? err.code : 'unavailable'
@@ -246,6 +251,10 @@ function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims)
         | string
         | undefined
       return noKeyError(provider, claims, named ?? claims.pid)
+    }
+    // The control plane knows the caller's credential is revoked before this dataplane does.
+    if (err.code === 'permission_denied' && err.details.some((d) => d.field === 'credential_jti')) {
+      return new ApiError('unauthenticated', 'the credential is invalid, expired or revoked')
     }
     // The caller is not (or no longer) a member of the token's project.
     if (err.code === 'permission_denied') return new ApiError('permission_denied', err.message)

@@ -201,6 +201,9 @@ export class RevocationSync {
    */
   async start(): Promise<boolean> {
     const [keysOk, snapshotOk] = await Promise.all([this.#keys.refresh('start'), this.#fullSnapshot()])
+    // The full snapshot is not journaled: it is durable, and acknowledged (see snapshotWritten),
+    // once the file holding it (and the JWKS just fetched, so a restart can verify) is written.
+    if (snapshotOk) await this.#writer.flush()
     this.#keys.start()
     this.#stream.start()
     this.#every(this.#options.pollIntervalMs, () => void this.poll())
@@ -267,15 +270,12 @@ export class RevocationSync {
       this.#source = 'control_plane'
       this.#log.info('revocation snapshot loaded', { entries: this.#set.size, cursor: this.#cursorText })
     }
-    if (full) {
-      // Not journaled: durable (and acknowledged, see snapshotWritten) once the file is written.
-      this.#writer.schedule()
-      await this.#writer.flush()
-    } else if (applied > 0) {
+    this.#confirm(startedAt)
+    if (full) this.#writer.schedule()
+    else if (applied > 0) {
       this.#writer.schedule()
       this.#scheduleAck()
     }
-    this.#confirm(startedAt)
     return true
   }
 

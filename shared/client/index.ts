@@ -355,6 +355,8 @@ class InternalService {
       projectId?: string | undefined
       identityId: string
       provider: string
+      /** The JTI of the credential the key is for: refused when it is revoked. */
+      credentialJti?: string | undefined
     },
     signal?: AbortSignal,
   ): Promise<ResponseOf<'resolveProviderKey'>> {

@@ -10,6 +10,12 @@ export const ResolveProviderKeyRequest = z.strictObject({
   project_id: PlainText.min(1).max(64).optional().describe("Caller's project; '-' or absent: default"),
   identity_id: z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>'),
   provider: ProviderInput,
+  credential_jti: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('JTI of the credential the key is resolved for; a revoked one is refused (permission_denied)'),
 })
 export const ResolveProviderKeyResponse = z.object({
   key: AiKey,

@@ -14,6 +14,7 @@ const claims = {
   sub: newId('identity'),
   cid: newId('customer'),
   pid: newId('project'),
+  jti: newId('apiKey'),
 } as TokenClaims
 
 function fakeResolver() {
@@ -53,6 +54,7 @@ describe('ProviderKeyCache', () => {
       projectId: claims.pid,
       identityId: claims.sub,
       provider: 'openai',
+      credentialJti: claims.jti,
     })
     assert.ok(keys.every((k) => k.secret === 'sk-one'))
     const hit = cache.get(claims, 'openai')

@@ -1,11 +1,20 @@
 /**
  * @module Endpoints only dataplanes call: which BYOK key serves a caller, with its plaintext.
  */
+import { ApiError } from '../../../shared/errors.ts'
 import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
 
 export function internalRoutes(router: Router, s: Services): void {
   router.on('resolveProviderKey', ({ principal, body }) => {
+    // A dataplane that has not applied a revocation yet must not get a provider key for it. The
+    // dataplane is authenticated; what it asks for is not allowed: permission_denied, not
+    // unauthenticated (which would say its own key was refused).
+    if (body.credential_jti !== undefined && s.revocations.isRevoked(body.credential_jti)) {
+      throw new ApiError('permission_denied', `credential ${body.credential_jti} is revoked`, [
+        { field: 'credential_jti', description: 'revoked' },
+      ])
+    }
     const identity = s.identities.get(body.identity_id)
     const scope = s.tenancy.scopeFor(identity, body.customer_id, body.project_id)
     return s.aiKeys.resolve(
