@@ -8,12 +8,20 @@
  *   DELETE's own latency, plain and with `?wait=enforced`;
  * - fan-out: until each of N stream subscribers (N = 1, 10, 100, 1000; the dataplane's own sync
  *   code, all in this process on the load core, so the p99 includes their queueing behind each
- *   other: an upper bound on N separate dataplanes) has applied it, from the DELETE being sent.
+ *   other: an upper bound on N separate dataplanes) has applied it, from the DELETE being sent;
+ *   at 1000, also until each has acknowledged it (journaled and fsynced: what `?wait=enforced`
+ *   waits for), a thousand journals fsyncing on one disk at once;
+ * - the journal's fsync cost per applied batch: one `RevocationJournal` in a temporary directory
+ *   (the disk the dataplanes write to), committing one entry at a time as a revocation arriving
+ *   alone does (write + fdatasync), and batches of 100 as a burst does.
  */
 import { mkdirSync, rmSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
+import { RevocationJournal } from '../dataplane/sync/revocation-journal.ts'
+import { newId } from '../shared/ids.ts'
+import { formatMicros } from '../shared/time.ts'
 import { tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
@@ -72,8 +80,18 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
     })
     report.add('revocation_delete_ms', median(deleteMs), 'ms')
     report.add('revocation_delete_enforced_ms', median(enforced), 'ms', {
-      note: '?wait=enforced, one dataplane',
+      note: '?wait=enforced, one dataplane (its ack waits for the journal fsync)',
     })
+
+    const journal = await journalCost(budget.quick ? 50 : 500, budget.quick ? 10 : 100)
+    report.add('revocation_journal_fsync_p50_us', journal.single.p50, 'µs', {
+      note: 'journal write + fdatasync of one applied batch (1 entry)',
+    })
+    report.add('revocation_journal_fsync_p99_us', journal.single.p99, 'µs')
+    report.add('revocation_journal_fsync_p50_us_100_entries', journal.hundred.p50, 'µs', {
+      note: 'a batch of 100 entries: one write, one fdatasync',
+    })
+    report.add('revocation_journal_fsync_p99_us_100_entries', journal.hundred.p99, 'µs')
 
     const stateDir = tempDir('agentrouter-bench-subscribers-')
     const subscribers: Subscriber[] = []
@@ -92,6 +110,9 @@ export async function benchRevocation(report: Report, budget: Budget): Promise<v
       if (n === FAN_OUT.at(-1)) {
         // What the p99 is made of: the control plane's reaction (the first subscriber), then a
         // slope that is the per-subscriber cost of whichever side is slower.
+        report.add(`revocation_ack_p99_ms_${n}_clients`, median(runs.map((x) => x.ackP99)), 'ms', {
+          note: 'DELETE sent → acknowledged (journal fsynced), 1000 journals on one disk',
+        })
         report.add(`revocation_first_ms_${n}_clients`, median(runs.map((x) => x.min)), 'ms', {
           note: 'DELETE sent → first subscriber applied',
         })
@@ -202,6 +223,8 @@ interface FanOut {
   p50: number
   p99: number
   max: number
+  /** p99 of DELETE sent → the subscriber acknowledged it (on disk). */
+  ackP99: number
 }
 
 /** Revokes a fresh key and waits for every subscriber to apply it; per-subscriber latency from the DELETE. */
@@ -226,7 +249,20 @@ async function fanOut(tenant: Tenant, subscribers: Subscriber[], cpPid: number |
   const cpCpuMs = mainThreadCpuMs(cpPid) - cp0
   const ownCpuMs = mainThreadCpuMs(process.pid) - own0
   const latencies = Float64Array.from(subscribers.map((s) => s.appliedAt.get(jti)! - t0)).sort()
-  for (const s of subscribers) s.appliedAt.delete(jti)
+  while (!subscribers.every((s) => s.ackedAt.has(jti))) {
+    if (Date.now() > deadline) {
+      const late = subscribers.filter((s) => !s.ackedAt.has(jti)).length
+      throw new Error(
+        `fan-out: ${late} of ${subscribers.length} subscribers did not acknowledge ${jti} in 15 s`,
+      )
+    }
+    await sleep(2)
+  }
+  const acks = Float64Array.from(subscribers.map((s) => s.ackedAt.get(jti)! - t0)).sort()
+  for (const s of subscribers) {
+    s.appliedAt.delete(jti)
+    s.ackedAt.delete(jti)
+  }
   // Each subscriber persists its set a second later: the next revocation waits for all of those
   // writes, or it would be measured against a thousand snapshot writes. (Not in a quick run.)
   const writesDue = Date.now() + (settleMs < SETTLE_MS ? 0 : 30_000)
@@ -239,5 +275,36 @@ async function fanOut(tenant: Tenant, subscribers: Subscriber[], cpPid: number |
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1]!,
+    ackP99: percentile(acks, 99),
+  }
+}
+
+/** Write + fdatasync per commit of one journal, in µs: `single` commits 1 entry, `hundred` 100. */
+async function journalCost(
+  singles: number,
+  hundreds: number,
+): Promise<{ single: { p50: number; p99: number }; hundred: { p50: number; p99: number } }> {
+  const dir = tempDir('agentrouter-bench-journal-')
+  const journal = new RevocationJournal(dir)
+  try {
+    await journal.replay(0, () => {})
+    let micros: number[] = []
+    journal.onCommitted = (_entries, us) => micros.push(us)
+    let cursor = 0
+    const commit = async (entries: number) => {
+      for (let i = 0; i < entries; i++) journal.append(newId('apiKey'), 2e9, formatMicros(++cursor))
+      await journal.commit()
+    }
+    for (let i = 0; i < 20; i++) await commit(1) // the segment's creation, and a warm disk
+    const measure = async (count: number, entries: number) => {
+      micros = []
+      for (let i = 0; i < count; i++) await commit(entries)
+      const sorted = Float64Array.from(micros).sort()
+      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) }
+    }
+    return { single: await measure(singles, 1), hundred: await measure(hundreds, 100) }
+  } finally {
+    await journal.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
