@@ -211,8 +211,8 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
 
 /**
  * The snapshot, then the journal segments it does not cover, into the set; the cursor is the
- * newest of both. With no snapshot (so no JWKS) the journal's entries are still added, but
- * nothing is served until the control plane is reached.
+ * newest of both. With no snapshot (so no JWKS), or a journal that cannot be read (it may hold
+ * acknowledged revocations), nothing is served until the control plane is reached.
  */
 async function restorePersisted(
   file: SnapshotFile,
@@ -252,7 +252,10 @@ async function restorePersisted(
       record('revocation journal replayed', { ...replayed, cursor })
     }
   } catch (err) {
-    log.error('the revocation journal cannot be read', { err })
+    log.error('the revocation journal cannot be read; failing closed until the control plane is reached', {
+      err,
+    })
+    return
   }
   if (!snapshot) return
   if (snapshot.jwks) await keys.load(snapshot.jwks)

@@ -80,7 +80,16 @@ export class RevocationJournal {
         continue
       }
       newest = n
-      const text = await readFile(join(this.#dir, name), 'utf8')
+      const path = join(this.#dir, name)
+      // What a crashed process wrote but had not fsynced may be only in the page cache: make it
+      // as durable as what was acknowledged, since it is about to be treated the same.
+      const handle = await open(path, 'r+')
+      try {
+        await handle.datasync()
+      } finally {
+        await handle.close()
+      }
+      const text = await readFile(path, 'utf8')
       for (const line of text.split('\n')) {
         if (line === '') continue
         const entry = parseLine(line)

@@ -12,7 +12,7 @@
  * durable cursor, never one only in memory. Each applied entry is appended to the journal; the
  * entries applied in one tick share one write and fsync, and their cursor is acknowledged once
  * that is on disk. A full snapshot is not journaled: its cursor is acknowledged once the snapshot
- * file holding it is written, which the full snapshot waits for.
+ * file holding it is written, which `start` waits for before it follows the stream.
  *
  * Safety nets: a periodic `since` poll; a heartbeat announcing a head beyond the applied cursor
  * while the stream has gone quiet is a gap, repaired by polling at once; every (re)connect
