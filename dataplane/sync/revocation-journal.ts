@@ -17,8 +17,8 @@
  * Format: one line per entry, `<crc32 of the JSON, 8 hex> {"c":<cursor>,"j":<jti>,"x":<expiry
  * s or null>}`. A line whose checksum does not match (a torn last write) is ignored.
  */
-import { mkdirSync } from 'node:fs'
-import { type FileHandle, open, readdir, readFile, rm } from 'node:fs/promises'
+import { close, fdatasync, mkdirSync, open as openFd, write } from 'node:fs'
+import { open, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { crc32 } from 'node:zlib'
@@ -47,8 +47,8 @@ export class RevocationJournal {
   readonly #dir: string
   /** The segment that appends go to. */
   #segment = 0
-  #handle: FileHandle | undefined
-  #handleSegment = -1
+  #fd: number | undefined
+  #fdSegment = -1
   #pending: string[] = []
   #pendingCount = 0
   /** The write running now. */
@@ -143,9 +143,14 @@ export class RevocationJournal {
 
   async close(): Promise<void> {
     await this.commit().catch(() => undefined)
-    await this.#handle?.close().catch(() => undefined)
-    this.#handle = undefined
-    this.#handleSegment = -1
+    await this.#closeFd()
+  }
+
+  async #closeFd(): Promise<void> {
+    const fd = this.#fd
+    this.#fd = undefined
+    this.#fdSegment = -1
+    if (fd !== undefined) await new Promise<void>((resolve) => close(fd, () => resolve()))
   }
 
   async #flush(): Promise<void> {
@@ -163,9 +168,7 @@ export class RevocationJournal {
       // into a new segment.
       this.#pending = lines.concat(this.#pending)
       this.#pendingCount += count
-      await this.#handle?.close().catch(() => undefined)
-      this.#handle = undefined
-      this.#handleSegment = -1
+      await this.#closeFd()
       this.#segment++
       throw err
     } finally {
@@ -175,18 +178,21 @@ export class RevocationJournal {
 
   async #write(lines: string[], count: number): Promise<void> {
     const segment = this.#segment
-    if (this.#handleSegment !== segment) {
-      await this.#handle?.close().catch(() => undefined)
-      this.#handle = undefined
+    if (this.#fdSegment !== segment) {
+      await this.#closeFd()
       mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
-      this.#handle = await open(join(this.#dir, `revocations.${segment}.journal`), 'a', 0o600)
-      this.#handleSegment = segment
+      const path = join(this.#dir, `revocations.${segment}.journal`)
+      this.#fd = await new Promise<number>((resolve, reject) =>
+        openFd(path, 'a', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
+      )
+      this.#fdSegment = segment
       // A new file's name is durable only once its directory is.
       await syncDir(this.#dir)
     }
+    const fd = this.#fd!
     const started = performance.now()
-    await this.#handle!.write(lines.length === 1 ? lines[0]! : lines.join(''))
-    await this.#handle!.datasync()
+    await writeAll(fd, Buffer.from(lines.length === 1 ? lines[0]! : lines.join('')))
+    await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))
     this.onCommitted?.(count, (performance.now() - started) * 1000)
   }
 
@@ -205,6 +211,18 @@ export class RevocationJournal {
     }
     return found.sort((a, b) => a[0] - b[0])
   }
+}
+
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (at: number) =>
+      write(fd, data, at, data.length - at, null, (err, written) => {
+        if (err) reject(err)
+        else if (at + written < data.length) from(at + written)
+        else resolve()
+      })
+    from(0)
+  })
 }
 
 function parseLine(line: string): JournalEntry | undefined {
