@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
-
-/** A port free right now: what an operator would pick for the IdP's published port. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../support/ports.ts'
 
 describe('the development IdP behind AGENTROUTER_DEV_IDP_URL', () => {
   let cp: TestControlPlane

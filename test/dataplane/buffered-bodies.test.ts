@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import { freePort } from '../support/ports.ts'
 
 const MiB = 1024 * 1024
 const BOUND = 64 * MiB
@@ -12,15 +13,6 @@ const BODY = 31 * MiB
  * are read and discarded, admitted ones arrive in 64 KiB chunks) and the upstream's responses.
  */
 const MARGIN = 32 * MiB
-
-/** A port on loopback that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function rssBytes(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
@@ -45,7 +37,7 @@ describe('request bodies buffered at the dataplane', () => {
         AGENTROUTER_DP_MAX_BUFFERED_BYTES: String(BOUND),
         AGENTROUTER_DP_BODY_LIMIT_BYTES: String(32 * MiB),
         // Anthropic is unreachable: the upstream-failure path.
-        AGENTROUTER_UPSTREAM_ANTHROPIC: `http://127.0.0.1:${await closedPort()}`,
+        AGENTROUTER_UPSTREAM_ANTHROPIC: `http://127.0.0.1:${await freePort()}`,
       },
     })
     alice = await world.caller('alice@example.com')

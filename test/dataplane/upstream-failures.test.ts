@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
-import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { TestDataplane } from '../support/dataplane.ts'
 import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import { freePort } from '../support/ports.ts'
 
 const STREAM = { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true }
-
-/** A port on loopback that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function poolState(dp: TestDataplane, state: string): Promise<number> {
   return (
@@ -108,7 +99,7 @@ describe('upstream failures and clients that go away', () => {
 
   it('an unreachable upstream is unavailable', async () => {
     const dp = await world.dataplane({
-      env: { AGENTROUTER_UPSTREAM_OPENAI: `http://127.0.0.1:${await closedPort()}` },
+      env: { AGENTROUTER_UPSTREAM_OPENAI: `http://127.0.0.1:${await freePort()}` },
     })
     const res = await chat(dp.url, alice.apiKey)
     assert.equal(res.status, 503, res.text)
