@@ -1,7 +1,8 @@
 /**
  * @module What a `tare` command is: its name, help, options and positional arguments, and the
  * function that runs it with a parsed context. Groups nest commands (`tare api keys create`).
- * `UsageError` is the one failure that exits 2.
+ * `UsageError` is the one failure that exits 2; a command that returns a number exits with it
+ * (3: `--wait` did not see every dataplane enforce the revocation).
  */
 import type { Client } from '../shared/client/index.ts'
 import type { CliEnv } from './env.ts'
@@ -34,7 +35,8 @@ export interface CommandSpec {
   args?: ArgSpec[]
   options?: Record<string, OptionSpec>
   examples?: string[]
-  run(ctx: CommandContext): Promise<void>
+  /** Resolves with the exit status (a number) when it is not 0. */
+  run(ctx: CommandContext): Promise<unknown>
 }
 
 export interface GroupSpec {
@@ -53,8 +55,11 @@ export interface CommandContext {
   positionals: string[]
   env: CliEnv
   out: Output
-  /** The client with the credential in effect (AGENTROUTER_API_KEY, else the stored session). */
-  client(): Client
+  /**
+   * The client with the credential in effect (AGENTROUTER_API_KEY, else the stored session);
+   * `timeoutMs` bounds each call (default 30 s).
+   */
+  client(options?: { timeoutMs?: number }): Client
   /** A client that sends no credential. */
   anonymousClient(): Client
   /** The base URL in effect. */
@@ -67,6 +72,8 @@ export class UsageError extends Error {
   constructor(
     message: string,
     readonly command?: string,
+    /** What was probably meant: `tare api keys list` for `tare api kyes list`. */
+    readonly suggestion?: string,
   ) {
     super(message)
     this.name = 'UsageError'

@@ -43,8 +43,8 @@ export class Connection {
     return this.#credential ?? undefined
   }
 
-  client(): Client {
-    return new Client({ baseUrl: this.baseUrl, apiKey: this.credential()?.token ?? '' })
+  client(options: { timeoutMs?: number } = {}): Client {
+    return new Client({ baseUrl: this.baseUrl, apiKey: this.credential()?.token ?? '', ...options })
   }
 
   anonymousClient(): Client {

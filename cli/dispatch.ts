@@ -1,11 +1,13 @@
 /**
  * @module Turns argv into one command and its parsed options: walks the command tree word by
  * word (global flags may appear anywhere), then parses the rest with `node:util` `parseArgs`
- * in strict mode, so an unknown flag or a missing value is a usage error naming it.
+ * in strict mode, so an unknown flag or a missing value is a usage error naming it. An unknown
+ * command or flag comes with the closest known one ("did you mean").
  */
 import { parseArgs } from 'node:util'
 import { type CommandSpec, type GroupSpec, type OptionValues, UsageError } from './command.ts'
 import { GLOBAL_OPTIONS } from './help.ts'
+import { closest } from './suggest.ts'
 
 export type Resolved =
   | { kind: 'group'; group: GroupSpec; path: string; help: boolean }
@@ -43,7 +45,11 @@ export function resolveCommand(root: GroupSpec, argv: readonly string[]): Resolv
     const child = node.children.find((c) => c.name === token)
     if (!child) {
       const names = node.children.map((c) => c.name).join(', ')
-      throw new UsageError(`unknown command "${token}" for "${path}" (one of: ${names})`, path)
+      throw new UsageError(
+        `unknown command "${token}" for "${path}" (one of: ${names})`,
+        path,
+        suggestCommand(node, path, token, argv.slice(i + 1)),
+      )
     }
     path = `${path} ${child.name}`
     if (child.kind === 'group') {
@@ -76,7 +82,10 @@ function parseCommand(command: CommandSpec, path: string, args: string[]): Resol
     })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(explainParseError((err as Error).message), path)
+      const message = (err as Error).message
+      const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1]
+      const near = unknown ? closest(unknown, Object.keys(options)) : undefined
+      throw new UsageError(explainParseError(message), path, near ? `--${near}` : undefined)
     }
     throw err
   }
@@ -107,4 +116,47 @@ function explainParseError(message: string): string {
   return message
     .replace(/\. To specify a positional argument starting with a '-'.*$/s, '')
     .replace(/^Unknown option '(.+)'$/, 'unknown option $1')
+}
+
+/**
+ * The command probably meant by an unknown word under `node`: the closest child, else the closest
+ * command or group anywhere below (`tare keys list` → `tare api keys list`), followed by as many
+ * of the words after it as resolve.
+ */
+function suggestCommand(
+  node: GroupSpec,
+  path: string,
+  token: string,
+  rest: readonly string[],
+): string | undefined {
+  const near = closest(
+    token,
+    node.children.map((c) => c.name),
+  )
+  if (near) return complete(node.children.find((c) => c.name === near)!, `${path} ${near}`, rest)
+  // Breadth first, so the shallowest match wins.
+  const queue: Array<[GroupSpec | CommandSpec, string]> = node.children.map((c) => [c, `${path} ${c.name}`])
+  while (queue.length > 0) {
+    const [candidate, where] = queue.shift()!
+    if (closest(token, [candidate.name])) return complete(candidate, where, rest)
+    if (candidate.kind === 'group') for (const c of candidate.children) queue.push([c, `${where} ${c.name}`])
+  }
+  return undefined
+}
+
+function complete(node: GroupSpec | CommandSpec, path: string, rest: readonly string[]): string {
+  let at = node
+  let where = path
+  for (const word of rest) {
+    if (at.kind !== 'group' || word.startsWith('-')) break
+    const name = closest(
+      word,
+      at.children.map((c) => c.name),
+    )
+    const next = at.children.find((c) => c.name === name)
+    if (!next) break
+    at = next
+    where = `${where} ${next.name}`
+  }
+  return where
 }

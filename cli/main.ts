@@ -1,15 +1,16 @@
 /**
  * @module `tare`: the AgentRouter CLI. Finds the command named by argv, runs it, and turns the
  * outcome into an exit status: 0 on success, 1 when the API (or the network) answered with an
- * error, its code and message on stderr, 2 when the command was called wrongly.
+ * error, its code and message on stderr, 2 when the command was called wrongly, 3 when `--wait`
+ * did not see every dataplane enforce a revocation (130 when a hidden prompt got Ctrl-C). With
+ * `--json`, errors on stderr are the contract's error object, one line of JSON.
  *
  * @example
  *   tare api login
  *   tare api keys create --name ci --json
  */
-import type { Readable, Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { ApiError } from '../shared/client/index.ts'
-import { escapeNonText } from '../shared/text.ts'
 import { type CommandContext, group, UsageError } from './command.ts'
 import { admin } from './commands/admin.ts'
 import { auth } from './commands/auth.ts'
@@ -22,6 +23,7 @@ import { Connection } from './connection.ts'
 import { resolveCommand } from './dispatch.ts'
 import { type CliEnv, readCliEnv } from './env.ts'
 import { commandHelp, groupHelp } from './help.ts'
+import { Interrupted, readHiddenLine, type TtyInput } from './hidden-input.ts'
 import { Output } from './output.ts'
 import { isExpired } from './session.ts'
 
@@ -42,7 +44,7 @@ export const ROOT = group({
 export interface Io {
   stdout: Writable
   stderr: Writable
-  stdin: Readable & { isTTY?: boolean }
+  stdin: TtyInput
 }
 
 export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise<number> {
@@ -52,6 +54,8 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
   }
   let path = ROOT.name
   let connection: Connection | undefined
+  // Known before the arguments parse, so that a usage error is JSON too.
+  let out = new Output(io.stdout, io.stderr, argv.includes('--json'))
   try {
     const resolved = resolveCommand(ROOT, argv)
     path = resolved.path
@@ -60,15 +64,19 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
         io.stdout.write(groupHelp(resolved.group, resolved.path))
         return 0
       }
-      io.stderr.write(
-        `${resolved.path}: a command is required\n\n${groupHelp(resolved.group, resolved.path)}`,
-      )
-      return 2
+      if (!out.json) {
+        io.stderr.write(
+          `${resolved.path}: a command is required\n\n${groupHelp(resolved.group, resolved.path)}`,
+        )
+        return 2
+      }
+      throw new UsageError('a command is required', resolved.path)
     }
     if (resolved.help) {
       io.stdout.write(commandHelp(resolved.command, resolved.path))
       return 0
     }
+    out = new Output(io.stdout, io.stderr, resolved.options.json === true)
     const baseUrlFlag = resolved.options['base-url']
     const conn = new Connection(env, typeof baseUrlFlag === 'string' ? baseUrlFlag : undefined)
     connection = conn
@@ -77,31 +85,36 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
       options: resolved.options,
       positionals: resolved.positionals,
       env,
-      out: new Output(io.stdout, io.stderr, resolved.options.json === true),
-      client: () => conn.client(),
+      out,
+      client: (options) => conn.client(options),
       anonymousClient: () => conn.anonymousClient(),
       baseUrl: () => conn.baseUrl,
-      readStdin: () => readAll(io),
+      readStdin: () => readStdin(io),
     }
-    await resolved.command.run(ctx)
-    return 0
+    const status = await resolved.command.run(ctx)
+    return typeof status === 'number' ? status : 0
   } catch (err) {
     if (err instanceof UsageError) {
       const where = err.command ?? path
-      io.stderr.write(`${where}: ${err.message}\nRun "${where} --help" for usage.\n`)
+      const guess = err.suggestion ? `did you mean "${err.suggestion}"?` : undefined
+      if (out.json) {
+        out.error({ code: 'invalid_argument', message: `${where}: ${err.message}`, details: [] }, guess)
+      } else {
+        const lines = [`${where}: ${err.message}`]
+        if (guess) lines.push(`${guess.charAt(0).toUpperCase()}${guess.slice(1)}`)
+        lines.push(`Run "${where} --help" for usage.`)
+        io.stderr.write(`${lines.join('\n')}\n`)
+      }
       return 2
     }
     if (err instanceof ApiError) {
-      // The server's words, which can quote what a request carried: escaped for the terminal.
-      io.stderr.write(`error: ${err.code}: ${escapeNonText(err.message)}\n`)
-      for (const d of err.details) {
-        if (d.field) io.stderr.write(`  ${escapeNonText(d.field)}: ${escapeNonText(d.description)}\n`)
-      }
-      const hint = hintFor(err, connection)
-      if (hint) io.stderr.write(`${hint}\n`)
+      out.error(err.toBody(), hintFor(err, connection))
       return 1
     }
-    io.stderr.write(`error: internal: ${(err as Error)?.stack ?? String(err)}\n`)
+    if (err instanceof Interrupted) return 130
+    if (out.json)
+      out.error({ code: 'internal', message: String((err as Error)?.message ?? err), details: [] })
+    else io.stderr.write(`error: internal: ${(err as Error)?.stack ?? String(err)}\n`)
     return 1
   }
 }
@@ -122,8 +135,12 @@ function hintFor(err: ApiError, connection: Connection | undefined): string | un
   return undefined
 }
 
-async function readAll(io: Io): Promise<string> {
-  if (io.stdin.isTTY) io.stderr.write('Reading the value from standard input; end it with Ctrl-D.\n')
+/**
+ * A value given as `-`: typed at a terminal, one line read without echo; piped, everything
+ * until the end of input.
+ */
+async function readStdin(io: Io): Promise<string> {
+  if (io.stdin.isTTY && io.stdin.setRawMode) return readHiddenLine(io.stdin, io.stderr, 'Value')
   const chunks: Buffer[] = []
   for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   return Buffer.concat(chunks).toString('utf8')

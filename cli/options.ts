@@ -1,6 +1,6 @@
 /**
  * @module Reading one command's parsed options and positionals, each check failing with a
- * `UsageError` that names the flag: required values, integers, enums, `k=v` tags, `--wait`, and
+ * `UsageError` that names the flag: required values, integers, enums, `k=v` tags, `--wait` and `--wait-timeout`, and
  * the identifiers that may come either as a positional or as a flag.
  */
 import { type CommandContext, type OptionSpec, UsageError } from './command.ts'
@@ -23,15 +23,65 @@ export function flag(ctx: CommandContext, name: string): boolean {
   return ctx.options[name] === true
 }
 
-/** `--wait` of the revoke commands. */
-export const WAIT_OPTION: OptionSpec = {
-  type: 'boolean',
-  description: 'Answer once every connected dataplane enforces the revocation',
+/** The bound the control plane accepts for `?wait=enforced` (`timeout_ms`). */
+const WAIT_TIMEOUT_MAX_MS = 60_000
+/** How much longer than the wait an HTTP call that waits may take before the client gives up. */
+const WAIT_HTTP_MARGIN_MS = 15_000
+
+/** `--wait` and `--wait-timeout` of the revoke commands (and logout). */
+export const WAIT_OPTIONS: Record<string, OptionSpec> = {
+  wait: {
+    type: 'boolean',
+    description:
+      'Answer once every connected dataplane enforces the revocation; exit 3 (naming the dataplanes that did not) otherwise',
+  },
+  'wait-timeout': {
+    type: 'string',
+    valueName: 'DURATION',
+    description: "How long --wait waits: 500ms, 5s, 2m (default: the control plane's, 5s; at most 60s)",
+  },
 }
 
-/** The client's wait option when `--wait` was given. */
-export function waitOption(ctx: CommandContext): { wait: 'enforced' } | undefined {
-  return flag(ctx, 'wait') ? { wait: 'enforced' } : undefined
+export interface Wait {
+  wait: 'enforced'
+  timeoutMs?: number
+}
+
+/** The client's wait option when `--wait` was given, bounded by `--wait-timeout`. */
+export function waitOption(ctx: CommandContext): Wait | undefined {
+  const raw = str(ctx, 'wait-timeout')
+  if (!flag(ctx, 'wait')) {
+    if (raw !== undefined) throw new UsageError('--wait-timeout needs --wait', ctx.path)
+    return undefined
+  }
+  if (raw === undefined) return { wait: 'enforced' }
+  const timeoutMs = parseDurationMs(raw)
+  if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > WAIT_TIMEOUT_MAX_MS) {
+    throw new UsageError(
+      `--wait-timeout expects a duration with a unit from 1ms to 60s (500ms, 5s, 1m), got "${raw}"`,
+      ctx.path,
+    )
+  }
+  return { wait: 'enforced', timeoutMs }
+}
+
+/** The client for a call that may wait: its own deadline outlasts the wait it asks for. */
+export function clientFor(ctx: CommandContext, wait: Wait | undefined) {
+  return wait ? ctx.client({ timeoutMs: waitHttpTimeoutMs(wait) }) : ctx.client()
+}
+
+/** The HTTP deadline of a call that waits: longer than any wait the control plane may do. */
+export function waitHttpTimeoutMs(wait: Wait): number {
+  return (wait.timeoutMs ?? WAIT_TIMEOUT_MAX_MS) + WAIT_HTTP_MARGIN_MS
+}
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000 } as const
+
+/** `500ms`, `5s`, `2m` in milliseconds; a number without a unit is not a duration. */
+export function parseDurationMs(raw: string): number | undefined {
+  const m = /^(\d+)(ms|s|m)$/.exec(raw.trim())
+  if (!m) return undefined
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
 }
 
 export function int(ctx: CommandContext, name: string, min = 0): number | undefined {

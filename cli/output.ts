@@ -7,8 +7,13 @@
  * bidirectional controls print as visible escapes (`\x1b`, `\u{202e}`) in tables, records, lines
  * and notes, and as `\uXXXX` in JSON (the same JSON value; `JSON.stringify` alone leaves DEL, C1
  * and the bidirectional controls raw). Only `raw` prints bytes as they are: a secret's value.
+ *
+ * Errors go to stderr: with `--json` as one line of the contract's error object (`code`,
+ * `message`, `details`, and a `hint` when there is one), otherwise `error: <code>: <message>` and
+ * a line per detail the message does not already say.
  */
 import type { Writable } from 'node:stream'
+import type { ErrorBody } from '../shared/errors.ts'
 import { escapeJsonNonText, escapeNonText } from '../shared/text.ts'
 
 export type Cell = string | number | boolean | null | undefined
@@ -43,6 +48,24 @@ export class Output {
   /** A note for the person at the terminal, on stderr. */
   note(text: string): void {
     this.stderr.write(`${escapeNonText(text, true)}\n`)
+  }
+
+  /** An error, on stderr: JSON with `--json`, else `error: code: message` and its details. */
+  error(body: ErrorBody, hint?: string): void {
+    if (this.json) {
+      const shown = hint ? { ...body, hint } : body
+      this.stderr.write(`${escapeJsonNonText(JSON.stringify(shown))}\n`)
+      return
+    }
+    // The server's words, which can quote what a request carried: escaped for the terminal.
+    const lines = [`error: ${body.code}: ${escapeNonText(body.message)}`]
+    for (const d of body.details) {
+      const line = d.field ? `${d.field}: ${d.description}` : undefined
+      // `invalid_argument` says "field: description" in its message already: once is enough.
+      if (line && !body.message.includes(line)) lines.push(`  ${escapeNonText(line)}`)
+    }
+    if (hint) lines.push(hint)
+    this.stderr.write(`${lines.join('\n')}\n`)
   }
 
   table<T>(rows: readonly T[], columns: Column<T>[], empty = 'No results.'): void {

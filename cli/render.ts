@@ -129,6 +129,31 @@ export function printEnforcement(out: Output, enforcement: Enforcement | undefin
   )
 }
 
+/** The exit status of a `--wait` that did not end enforced. */
+export const EXIT_NOT_ENFORCED = 3
+
+/**
+ * After the result is printed: a wait that did not end `enforced` is reported as an error on
+ * stderr, naming the dataplanes that had not applied it, and exits 3; anything else exits 0.
+ */
+export function enforcementExit(out: Output, enforcement: Enforcement | undefined): number | undefined {
+  if (!enforcement || enforcement.status === 'enforced') return undefined
+  if (enforcement.status === 'no_dataplanes') {
+    out.error({
+      code: 'unavailable',
+      message: 'no dataplane is connected: none confirmed enforcing the revocation',
+      details: [],
+    })
+  } else {
+    out.error({
+      code: 'deadline_exceeded',
+      message: `not every dataplane enforced the revocation within ${enforcement.waited_ms} ms (it is revoked; they apply it when they catch up)`,
+      details: enforcement.pending.map((dp) => ({ field: 'pending', description: dp })),
+    })
+  }
+  return EXIT_NOT_ENFORCED
+}
+
 function formatTags(tags: Record<string, string>): string {
   return Object.entries(tags)
     .map(([k, v]) => `${k}=${v}`)

@@ -5,8 +5,17 @@
  */
 import type { Role } from '../../shared/client/index.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { int, oneOf, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
-import { printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
+import {
+  clientFor,
+  int,
+  oneOf,
+  requiredPositional,
+  requiredStr,
+  str,
+  WAIT_OPTIONS,
+  waitOption,
+} from '../options.ts'
+import { enforcementExit, printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
 
 const ROLES: readonly Role[] = ['owner', 'member']
 
@@ -196,17 +205,17 @@ const adminKeys = group({
       name: 'revoke',
       summary: "Revoke any API key (an admin or dataplane key, or a user's), permanently",
       args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
-      options: {
-        wait: WAIT_OPTION,
-      },
-      examples: ['tare api admin keys revoke key_01JD… --wait'],
+      options: WAIT_OPTIONS,
+      examples: ['tare api admin keys revoke key_01JD… --wait --wait-timeout 10s'],
       async run(ctx) {
         const keyId = requiredPositional(ctx, 0, 'KEY_ID')
-        const response = await ctx.client().admin.revokeKey(keyId, waitOption(ctx))
+        const wait = waitOption(ctx)
+        const response = await clientFor(ctx, wait).admin.revokeKey(keyId, wait)
         ctx.out.result(response, () => {
           printApiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)
         })
+        return enforcementExit(ctx.out, response.enforcement)
       },
     }),
   ],

@@ -4,8 +4,16 @@
  */
 import type { CommandContext, OptionSpec } from '../command.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { flag, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
-import { AI_KEY_COLUMNS, printAiKey, printEnforcement } from '../render.ts'
+import {
+  clientFor,
+  flag,
+  requiredPositional,
+  requiredStr,
+  str,
+  WAIT_OPTIONS,
+  waitOption,
+} from '../options.ts'
+import { AI_KEY_COLUMNS, enforcementExit, printAiKey, printEnforcement } from '../render.ts'
 import { requiredSecretInput } from '../secret-input.ts'
 
 const SCOPE_OPTIONS: Record<string, OptionSpec> = {
@@ -85,15 +93,17 @@ export const byok: GroupSpec = group({
       args: [{ name: 'ID', description: 'byok_<ulid>' }],
       options: {
         ...SCOPE_OPTIONS,
-        wait: WAIT_OPTION,
+        ...WAIT_OPTIONS,
       },
       async run(ctx) {
         const id = requiredPositional(ctx, 0, 'ID')
-        const response = await ctx.client().aikeys.revoke(...scope(ctx), id, waitOption(ctx))
+        const wait = waitOption(ctx)
+        const response = await clientFor(ctx, wait).aikeys.revoke(...scope(ctx), id, wait)
         ctx.out.result(response, () => {
           printAiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)
         })
+        return enforcementExit(ctx.out, response.enforcement)
       },
     }),
   ],

@@ -3,8 +3,17 @@
  */
 import { KEY_TYPES } from '../../shared/tokens/claims.ts'
 import { command, type GroupSpec, group } from '../command.ts'
-import { int, oneOf, requiredPositional, requiredStr, str, WAIT_OPTION, waitOption } from '../options.ts'
-import { API_KEY_COLUMNS, printApiKey, printEnforcement, printIssuedKey } from '../render.ts'
+import {
+  clientFor,
+  int,
+  oneOf,
+  requiredPositional,
+  requiredStr,
+  str,
+  WAIT_OPTIONS,
+  waitOption,
+} from '../options.ts'
+import { API_KEY_COLUMNS, enforcementExit, printApiKey, printEnforcement, printIssuedKey } from '../render.ts'
 
 const KEY_TYPE_ALIASES = {
   prompt: 'KEY_TYPE_PROMPT',
@@ -85,17 +94,20 @@ export const keys: GroupSpec = group({
       name: 'revoke',
       summary: 'Revoke one of your API keys, permanently',
       args: [{ name: 'KEY_ID', description: 'key_<ulid> of the key to revoke' }],
-      options: {
-        wait: WAIT_OPTION,
-      },
-      examples: ['tare api keys revoke key_01JD… --wait'],
+      options: WAIT_OPTIONS,
+      examples: [
+        'tare api keys revoke key_01JD… --wait',
+        'tare api keys revoke key_01JD… --wait --wait-timeout 30s',
+      ],
       async run(ctx) {
         const keyId = requiredPositional(ctx, 0, 'KEY_ID')
-        const response = await ctx.client().me.revokeKey(keyId, waitOption(ctx))
+        const wait = waitOption(ctx)
+        const response = await clientFor(ctx, wait).me.revokeKey(keyId, wait)
         ctx.out.result(response, () => {
           printApiKey(ctx.out, response.key)
           printEnforcement(ctx.out, response.enforcement)
         })
+        return enforcementExit(ctx.out, response.enforcement)
       },
     }),
   ],

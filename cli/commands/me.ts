@@ -3,11 +3,11 @@
  * ending it, and the identity behind the credential in effect.
  */
 import { ApiError, Client, type LogoutResponse } from '../../shared/client/index.ts'
-import { type CommandSpec, command, UsageError } from '../command.ts'
+import { type CommandSpec, command } from '../command.ts'
 import { loopbackLogin } from '../login-flow.ts'
 import { openBrowser } from '../open-browser.ts'
-import { flag, int, str } from '../options.ts'
-import { printIdentity } from '../render.ts'
+import { clientFor, flag, int, str, WAIT_OPTIONS, waitHttpTimeoutMs, waitOption } from '../options.ts'
+import { enforcementExit, printEnforcement, printIdentity } from '../render.ts'
 import { deleteSession, readSession, sessionPath, writeSession } from '../session.ts'
 
 export const login: CommandSpec = command({
@@ -70,23 +70,29 @@ export const logout: CommandSpec = command({
   name: 'logout',
   summary: 'Revoke the stored session and delete it',
   description:
-    'Revokes the session at the control plane (dataplanes drop it too) and deletes the stored session file.\nWithout a stored session, logs out the session token in AGENTROUTER_API_KEY.',
-  options: {
-    wait: { type: 'boolean', description: 'Answer once every connected dataplane enforces the revocation' },
-  },
+    'Revokes the session at the control plane (dataplanes drop it too) and deletes the stored session file.\nWithout a stored session, logs out the session token in AGENTROUTER_API_KEY; with neither, there is\nnothing to do: exit 0 with a note.',
+  options: WAIT_OPTIONS,
   async run(ctx) {
     const stored = readSession(ctx.env.configDir)
     const token = stored?.session_token ?? ctx.env.apiKey
-    if (!token)
-      throw new UsageError(
-        'not logged in: there is no stored session and AGENTROUTER_API_KEY is not set',
-        ctx.path,
-      )
+    const wait = waitOption(ctx)
+    if (!token) {
+      // Already where logout leads: a script that logs out twice has not failed.
+      ctx.out.note('Not logged in: there is no stored session and AGENTROUTER_API_KEY is not set.')
+      ctx.out.result({}, () => {})
+      return
+    }
     // A stored session is ended where it was issued, whatever --base-url says.
-    const client = stored ? new Client({ baseUrl: stored.base_url, apiKey: token }) : ctx.client()
+    const client = stored
+      ? new Client({
+          baseUrl: stored.base_url,
+          apiKey: token,
+          ...(wait ? { timeoutMs: waitHttpTimeoutMs(wait) } : {}),
+        })
+      : clientFor(ctx, wait)
     let response: LogoutResponse
     try {
-      response = await client.me.logout(flag(ctx, 'wait') ? { wait: 'enforced' } : undefined)
+      response = await client.me.logout(wait)
     } catch (err) {
       // An expired or already revoked session is as logged out as it gets: forget it locally.
       if (!(err instanceof ApiError && err.code === 'unauthenticated' && stored)) throw err
@@ -101,7 +107,9 @@ export const logout: CommandSpec = command({
     ctx.out.result(response, () => {
       ctx.out.line('Logged out.')
       if (stored) ctx.out.line(`Removed ${sessionPath(ctx.env.configDir)}.`)
+      printEnforcement(ctx.out, response.enforcement)
     })
+    return enforcementExit(ctx.out, response.enforcement)
   },
 })
 
