@@ -23,10 +23,12 @@ export function opsRoutes(app: Hono, s: Services, version: string): void {
     return c.body(await s.metrics.registry.metrics())
   })
 
-  let openapi: string | undefined
+  // `servers` names AGENTROUTER_PUBLIC_URL when set, else the origin this request came to (its
+  // Host was checked by the server); the rest of the document is built once.
+  let openapi: Record<string, unknown> | undefined
   app.get('/openapi.json', (c) => {
-    openapi ??= JSON.stringify(buildOpenApi({ version, serverUrl: s.config.publicUrl }))
-    c.header('content-type', 'application/json')
-    return c.body(openapi)
+    openapi ??= buildOpenApi({ version })
+    const servers = [{ url: s.config.publicUrl ?? new URL(c.req.url).origin }]
+    return c.json({ ...openapi, servers })
   })
 }
