@@ -38,7 +38,7 @@ export const WAIT_OPTIONS: Record<string, OptionSpec> = {
   'wait-timeout': {
     type: 'string',
     valueName: 'DURATION',
-    description: "How long --wait waits: 500ms, 5s, 2m (default: the control plane's, 5s; at most 60s)",
+    description: "How long --wait waits: 500ms, 5s, 1m (default: the control plane's, 5s; at most 60s)",
   },
 }
 
