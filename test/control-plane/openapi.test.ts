@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -25,6 +25,7 @@ function lint(doc: Json): {
   warnings: number
   problems: Array<{ ruleId: string; severity: string }>
 } {
+  assert.ok(existsSync(REDOCLY), '@redocly/cli is a devDependency: run npm install')
   const file = join(tempDir('openapi-lint-'), 'openapi.json')
   writeFileSync(file, JSON.stringify(doc, null, 2))
   const run = spawnSync(process.execPath, [REDOCLY, 'lint', file, '--format=json', '--extends=recommended'], {
