@@ -10,7 +10,8 @@
  * misses, ~0.3 µs, more than the rest of the hit). The index is JTI → the cached token: one,
  * since the verifier accepts a single spelling of a JWT (base64url's spare trailing bits zero).
  *
- * Refusals are preallocated constants carrying the contract's code.
+ * Refusals are preallocated constants carrying the contract's code (`AUTH_REFUSALS`: the HTTP
+ * layer builds each one's response once, in every dialect).
  *
  * This is the function the benchmark measures, so it is built without I/O:
  *
@@ -58,18 +59,22 @@ export interface AuthCheckOptions {
   onUnknownKey?: (kid: string) => void
 }
 
-// One vague message for every bad credential, so a caller learns nothing about which check failed.
-const INVALID = 'the credential is invalid, expired or revoked'
+// One vague message for every bad credential, so a caller learns nothing about which check
+// failed; it says how to get a good one.
+const INVALID =
+  'the credential is invalid, expired or revoked: create an API key with `tare api keys create` ' +
+  'and send it as Authorization: Bearer <key> (or x-api-key: <key>)'
 
 const refusal = (code: AuthRefusal['code'], reason: RefusalReason, message: string): AuthRefusal =>
   Object.freeze({ ok: false, code, reason, message })
 
 /** Every refusal the check can give, one frozen object each. */
-const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
+export const AUTH_REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
   missing: refusal(
     'unauthenticated',
     'missing',
-    'a credential is required: Authorization: Bearer <key>, or x-api-key: <key>',
+    'a credential is required: create an API key with `tare api keys create` and send it as ' +
+      'Authorization: Bearer <key>, or x-api-key: <key>',
   ),
   malformed: refusal('unauthenticated', 'malformed', INVALID),
   algorithm: refusal('unauthenticated', 'algorithm', INVALID),
@@ -81,7 +86,12 @@ const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
   audience: refusal('unauthenticated', 'audience', INVALID),
   claims: refusal('unauthenticated', 'claims', INVALID),
   revoked: refusal('unauthenticated', 'revoked', INVALID),
-  scope: refusal('permission_denied', 'scope', 'this credential may not send inference traffic'),
+  scope: refusal(
+    'permission_denied',
+    'scope',
+    'this credential may not send inference traffic (it is not a prompt key): use an API key ' +
+      'from `tare api keys create`',
+  ),
   no_keys: refusal(
     'unavailable',
     'no_keys',
@@ -90,7 +100,8 @@ const REFUSALS: { readonly [R in RefusalReason]: AuthRefusal } = {
   stale: refusal(
     'unavailable',
     'stale',
-    'the dataplane has no current revocation list from the control plane; failing closed',
+    'the dataplane has no current revocation list from the control plane; failing closed until it ' +
+      'reconnects: retry shortly',
   ),
 }
 
@@ -132,26 +143,27 @@ export class AuthCheck {
    * injectable for tests and benchmarks.
    */
   check(token: string | undefined, nowMs: number = Date.now()): AuthOutcome {
-    if (!token) return REFUSALS.missing
-    if (nowMs > this.#freshUntilMs) return this.#verifier.hasKeys ? REFUSALS.stale : REFUSALS.no_keys
+    if (!token) return AUTH_REFUSALS.missing
+    if (nowMs > this.#freshUntilMs)
+      return this.#verifier.hasKeys ? AUTH_REFUSALS.stale : AUTH_REFUSALS.no_keys
     const hit = this.#cache.get(token, GET_OPTIONS)
     if (hit !== undefined) {
       if (hit.expiresAtMs > nowMs) return hit
       this.#cache.delete(token) // and let the full check below name the reason
     }
-    if (this.#revokedTokens.get(token, GET_OPTIONS) !== undefined) return REFUSALS.revoked
-    if (!this.#verifier.hasKeys) return REFUSALS.no_keys
+    if (this.#revokedTokens.get(token, GET_OPTIONS) !== undefined) return AUTH_REFUSALS.revoked
+    if (!this.#verifier.hasKeys) return AUTH_REFUSALS.no_keys
     const outcome = this.#verifier.verify(token, nowMs / 1000)
     if (!outcome.ok) {
       if (outcome.reason === 'unknown_key' && outcome.kid !== undefined) this.#onUnknownKey?.(outcome.kid)
-      return REFUSALS[outcome.reason]
+      return AUTH_REFUSALS[outcome.reason]
     }
     const claims = outcome.claims
     if (this.#revocations.has(claims.jti)) {
       this.#revokedTokens.set(token, true)
-      return REFUSALS.revoked
+      return AUTH_REFUSALS.revoked
     }
-    if (!hasScope(claims, SCOPE.inference)) return REFUSALS.scope
+    if (!hasScope(claims, SCOPE.inference)) return AUTH_REFUSALS.scope
     const verified: VerifiedToken = { ok: true, claims, expiresAtMs: claims.exp * 1000 }
     // A token inside its `exp` leeway still verifies, but is never cached past `exp`.
     if (verified.expiresAtMs > nowMs) {

@@ -235,10 +235,12 @@ function unindex(map: Map<string, Set<string>>, key: string, cacheKey: string): 
 
 function noKeyError(provider: Provider, claims: TokenClaims, projectId = claims.pid): ApiError {
   const project = projectId ?? "the caller's default project"
+  const flag = projectId === undefined ? '' : ` --project ${projectId}`
   return new ApiError(
     'failed_precondition',
-    `no ${provider} key is registered for project ${project}: register one with ` +
-      'POST /v1/customers/{customer_id}/projects/{project_id}/aikeys',
+    `no ${provider} key is registered for project ${project}: add one with ` +
+      `\`tare api byok add --provider ${provider}${flag} --name NAME --secret -\` ` +
+      '(a project owner; --user-scope for a key that serves only you)',
     [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: projectId ?? '' }],
   )
 }
@@ -257,12 +259,20 @@ function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims)
       return new ApiError('unauthenticated', 'the credential is invalid, expired or revoked')
     }
     // The caller is not (or no longer) a member of the token's project.
-    if (err.code === 'permission_denied') return new ApiError('permission_denied', err.message)
+    if (err.code === 'permission_denied') {
+      return new ApiError(
+        'permission_denied',
+        `${err.message}: ask a project owner to add you, or use a key of a project you are a ` +
+          'member of (`tare api keys create`)',
+      )
+    }
   }
   // The code only: the message of a failed call names the control plane's address and path,
   // which are nothing to an inference caller.
   const code = err instanceof ApiError ? err.code : 'internal'
-  return new ApiError('unavailable', `could not resolve the ${provider} key from the control plane`, [
-    { description: `control plane: ${code}` },
-  ])
+  return new ApiError(
+    'unavailable',
+    `could not resolve the ${provider} key from the control plane; retry shortly`,
+    [{ description: `control plane: ${code}` }],
+  )
 }

@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { AuthCheck, AuthOutcome } from '../auth/auth-check.ts'
+import { AUTH_REFUSALS, type AuthCheck, type AuthOutcome, type RefusalReason } from '../auth/auth-check.ts'
 import { credentialOf } from '../auth/credential.ts'
 import type { ProviderKeyCache } from '../byok/provider-key-cache.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
@@ -19,7 +19,7 @@ import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
 import type { Upstreams } from '../proxy/upstreams.ts'
 import type { KeySet } from '../sync/key-set.ts'
 import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
-import { rawErrorResponse, send, sendError } from './errors.ts'
+import { type Dialect, PreparedError, rawErrorResponse, sendError } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
 
 /** The longest a request with an unknown `kid` waits for the JWKS fetch it started or joined. */
@@ -55,21 +55,22 @@ export function createDataplaneServer(deps: ServerDeps): Server {
     (req, res) => handler.handle(req, res),
   )
   // What node's parser refuses (oversized headers, malformed requests) and requests that did not
-  // arrive in time still get the contract's JSON; then the socket is destroyed, never left half-open.
+  // arrive in time still get a JSON error; then the socket is destroyed, never left half-open.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable || err.code === 'ECONNRESET' || responseStarted(socket)) {
+    const res = pendingResponse(socket)
+    if (!socket.writable || err.code === 'ECONNRESET' || res?.headersSent === true) {
       socket.destroy()
       return
     }
-    answerAndDestroy(socket, transportErrorResponse(err, deps))
+    answerAndDestroy(socket, transportErrorResponse(err, deps, dialectOf(res)))
   })
   return server
 }
 
-function transportErrorResponse(err: NodeJS.ErrnoException, deps: ServerDeps): string {
+function transportErrorResponse(err: NodeJS.ErrnoException, deps: ServerDeps, dialect: Dialect): string {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return rawErrorResponse('invalid_argument', 'request headers too large')
+      return rawErrorResponse('invalid_argument', 'request headers too large', undefined, dialect)
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       // 408, not the 504 of `deadline_exceeded`: the client was too slow, not an upstream.
       return rawErrorResponse(
@@ -77,15 +78,25 @@ function transportErrorResponse(err: NodeJS.ErrnoException, deps: ServerDeps): s
         `request not received in time (headers within ${deps.headersTimeoutMs} ms, ` +
           `the whole request within ${deps.requestTimeoutMs} ms)`,
         408,
+        dialect,
       )
     default:
-      return rawErrorResponse('invalid_argument', 'malformed HTTP request')
+      return rawErrorResponse('invalid_argument', 'malformed HTTP request', undefined, dialect)
   }
 }
 
-/** A response already on the wire for this socket: nothing more can be said on it. */
-function responseStarted(socket: Duplex): boolean {
-  return (socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true
+/** The response of the request node parsed on this socket, if its head was parsed. */
+function pendingResponse(socket: Duplex): ServerResponse | undefined {
+  return (socket as { _httpMessage?: ServerResponse })._httpMessage
+}
+
+/**
+ * A transport error after the request line was parsed (a body too slow) answers in its route's
+ * dialect; before (headers too slow, too large, malformed), no route is known: the contract's.
+ */
+function dialectOf(res: ServerResponse | undefined): Dialect {
+  const url = (res as { req?: IncomingMessage } | undefined)?.req?.url
+  return (url !== undefined ? routeOf(url)?.dialect : undefined) ?? 'contract'
 }
 
 /**
@@ -101,14 +112,34 @@ function answerAndDestroy(socket: Duplex, response: string): void {
 class RequestHandler {
   readonly #deps: ServerDeps
   readonly #exchangeDeps: ExchangeDeps
+  /** Each auth refusal's response, built once in every dialect. */
+  readonly #refusals = new Map<RefusalReason, PreparedError>()
 
   constructor(deps: ServerDeps) {
     this.#deps = deps
+    for (const r of Object.values(AUTH_REFUSALS))
+      this.#refusals.set(r.reason, new PreparedError(r.code, r.message))
     this.#exchangeDeps = {
       metrics: deps.metrics,
       bodyLimitBytes: deps.bodyLimitBytes,
       bodyBudget: deps.bodyBudget,
       traceFields: propagatedFields(),
+      tooLarge: new PreparedError(
+        'invalid_argument',
+        `body: larger than ${deps.bodyLimitBytes} bytes, the most this dataplane forwards: send a smaller request`,
+        [{ field: 'body', description: `at most ${deps.bodyLimitBytes} bytes` }],
+      ),
+      exhausted: new PreparedError(
+        'resource_exhausted',
+        'request bodies: the dataplane is buffering all it may across in-flight requests; ' +
+          'retry after the Retry-After header',
+        [
+          {
+            field: 'body',
+            description: `at most ${deps.bodyBudget.limit} bytes are buffered across in-flight requests`,
+          },
+        ],
+      ),
     }
   }
 
@@ -122,7 +153,7 @@ class RequestHandler {
     // Only the provider's inference API, and nothing that could walk out of it once decoded.
     const refused = this.#deps.upstreams.get(route.adapter.provider).paths.refusal(url, route.strip)
     if (refused !== undefined) {
-      sendError(res, refused)
+      sendError(res, refused, route.dialect)
       return
     }
     const token = credentialOf(req.headers)
@@ -163,7 +194,7 @@ class RequestHandler {
         return
       }
       metrics.authDecision(outcome.reason).value++
-      send(res, outcome.code, outcome.message)
+      this.#refusals.get(outcome.reason)!.send(res, route.dialect)
       return
     }
     metrics.authDecision('ok').value++

@@ -8,13 +8,13 @@
  * arrives (SSE passes through unbuffered), the upstream is paused whenever the client's socket
  * pushes back and resumed on `drain`, and the upstream request is aborted the moment the
  * client goes away. A non-2xx response goes through `key-echo.ts` first, so the provider key
- * never comes back to the caller. Nothing here logs: failures become the contract's error or a
- * cut stream.
+ * never comes back to the caller. Nothing here logs: failures become an error in the route's
+ * dialect (`http/errors.ts`) or a cut stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ProviderKey } from '../byok/provider-key-cache.ts'
-import { send, sendError } from '../http/errors.ts'
+import { type PreparedError, sendError } from '../http/errors.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
 import { type Context, injectTrace, type Span, startSpan } from '../tracing.ts'
 import type { BodyBudget } from './body-budget.ts'
@@ -31,6 +31,9 @@ export interface ExchangeDeps {
   bodyBudget: BodyBudget
   /** Trace headers a registered propagator writes (replaced, not passed through). */
   traceFields: ReadonlySet<string> | undefined
+  /** The refusals of a body over `bodyLimitBytes`, and of one the budget cannot hold (built once). */
+  tooLarge: PreparedError
+  exhausted: PreparedError
 }
 
 const CLIENT_GONE = new Error('the client went away')
@@ -116,7 +119,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
           this.#finished = true
           this.#chunks = []
           this.#releaseBody()
-          sendError(this.#res, err)
+          sendError(this.#res, err, this.#route.dialect)
         },
       )
     } else this.#key = key
@@ -194,10 +197,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#releaseBody()
     if (close) this.#res.setHeader('connection', 'close')
     this.#res.setHeader('retry-after', '1')
-    const limit = this.#deps.bodyBudget.limit
-    send(this.#res, 'resource_exhausted', 'request bodies: the dataplane is buffering all it may; retry', [
-      { field: 'body', description: `at most ${limit} bytes are buffered across in-flight requests` },
-    ])
+    this.#deps.exhausted.send(this.#res, this.#route.dialect)
   }
 
   #tooLarge(): void {
@@ -207,9 +207,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#releaseBody()
     // The rest of the body is not read: close the connection after answering.
     this.#res.setHeader('connection', 'close')
-    send(this.#res, 'invalid_argument', `body: larger than ${this.#deps.bodyLimitBytes} bytes`, [
-      { field: 'body', description: `at most ${this.#deps.bodyLimitBytes} bytes` },
-    ])
+    this.#deps.tooLarge.send(this.#res, this.#route.dialect)
   }
 
   #forwardWhenReady(): void {
@@ -323,6 +321,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#finished) return // the client left: nothing to tell it
     this.#finished = true
     if (this.#res.headersSent) this.#res.destroy()
-    else sendError(this.#res, upstreamError(err, this.#route.adapter.provider))
+    else sendError(this.#res, upstreamError(err, this.#route.adapter.provider), this.#route.dialect)
   }
 }

@@ -65,7 +65,7 @@ export class ApiPaths {
       const path = echo(url, end)
       return new ApiError(
         'invalid_argument',
-        `path ${path}: dot segments, backslashes and percent-escapes of '.', '/', '\\' or '%' are not forwarded`,
+        `path ${path}: dot segments, backslashes and percent-escapes of '.', '/', '\\' or '%' are not forwarded: send the path in its plain form`,
         [{ field: 'path', description: 'could leave the provider’s API prefix', path }],
       )
     }
@@ -86,7 +86,8 @@ export class ApiPaths {
     const path = echo(url, end)
     return new ApiError(
       'permission_denied',
-      `path ${path}: not part of the ${this.#provider} inference API this dataplane forwards`,
+      `path ${path}: not part of the ${this.#provider} inference API this dataplane forwards ` +
+        `(${this.#listed} under /v1/; the operator adds more with AGENTROUTER_DP_EXTRA_PATHS)`,
       [{ field: 'path', description: `forwarded under /v1/: ${this.#listed}`, path }],
     )
   }

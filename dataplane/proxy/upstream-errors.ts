@@ -11,11 +11,15 @@ export function upstreamError(err: unknown, provider: string): ApiError {
   const code = (err as { code?: unknown })?.code
   const label = typeof code === 'string' ? code : 'error'
   if (typeof code === 'string' && TIMEOUTS.has(code)) {
-    return new ApiError('deadline_exceeded', `the ${provider} upstream did not answer in time`, [
-      { description: label, provider },
-    ])
+    return new ApiError(
+      'deadline_exceeded',
+      `the ${provider} upstream did not answer in time (${label}); retry shortly`,
+      [{ description: label, provider }],
+    )
   }
-  return new ApiError('unavailable', `the ${provider} upstream could not be reached`, [
-    { description: label, provider },
-  ])
+  return new ApiError(
+    'unavailable',
+    `the ${provider} upstream could not be reached (${label}); retry shortly`,
+    [{ description: label, provider }],
+  )
 }

@@ -7,6 +7,7 @@ import type { ProviderAdapter } from './provider.ts'
 
 export const anthropic: ProviderAdapter = {
   provider: 'anthropic',
+  errorDialect: 'anthropic',
   credentialHeader: 'x-api-key',
   credentialValue: (secret) => secret,
   // `messages` covers `messages/count_tokens` and `messages/batches`.

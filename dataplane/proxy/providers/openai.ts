@@ -6,6 +6,7 @@ import type { ProviderAdapter } from './provider.ts'
 
 export const openai: ProviderAdapter = {
   provider: 'openai',
+  errorDialect: 'openai',
   credentialHeader: 'authorization',
   credentialValue: (secret) => `Bearer ${secret}`,
   apiPaths: [

@@ -5,8 +5,13 @@
  */
 import type { Provider } from '../../../shared/contract/aikeys.ts'
 
+/** The error shape a provider's SDKs read (see `http/errors.ts`). */
+export type ErrorDialect = 'openai' | 'anthropic'
+
 export interface ProviderAdapter {
   readonly provider: Provider
+  /** How the dataplane's own errors are shaped on this provider's routes. */
+  readonly errorDialect: ErrorDialect
   /** The request header that carries the provider key (lower case). */
   readonly credentialHeader: string
   /** That header's value for a key. */
