@@ -2,7 +2,15 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import {
+  anthropicErrorOf,
+  type Caller,
+  chat,
+  type InferenceWorld,
+  openaiErrorOf,
+  startInferenceWorld,
+  within,
+} from '../support/inference.ts'
 import { freePort } from '../support/ports.ts'
 
 const MiB = 1024 * 1024
@@ -90,9 +98,10 @@ describe('request bodies buffered at the dataplane', () => {
     assert.ok(served.length >= 1, 'some are served')
     assert.ok(refused.length >= 1, 'some are refused')
     for (const r of refused) {
-      const error = JSON.parse(r.text) as { code: string; details: Array<{ field?: string }> }
+      const error = openaiErrorOf(JSON.parse(r.text))
       assert.equal(error.code, 'resource_exhausted')
-      assert.equal(error.details[0]?.field, 'body')
+      assert.equal(error.type, 'rate_limit_error')
+      assert.equal(error.param, 'body')
       assert.equal(r.retryAfter, '1')
     }
     for (const r of served) assert.match(r.text, /data: \[DONE\]/)
@@ -127,7 +136,7 @@ describe('request bodies buffered at the dataplane', () => {
     assert.equal((await post(chatPath, alice.apiKey, { 'x-upstream-behaviour': 'error500' })).status, 500)
     const down = await post('/anthropic/v1/messages', alice.apiKey)
     assert.equal(down.status, 503, 'the upstream is unreachable')
-    assert.equal(((await down.json()) as { code: string }).code, 'unavailable')
+    assert.equal(anthropicErrorOf(await down.json()).type, 'api_error')
     const bob = await world.caller('bob@example.com')
     const noKey = await post(chatPath, bob.apiKey)
     assert.equal(noKey.status, 412, 'no provider key')
@@ -160,13 +169,13 @@ describe('request bodies buffered at the dataplane', () => {
     })
     assert.equal(declared.status, 429)
     assert.equal(declared.headers.get('retry-after'), '1')
-    assert.equal(((await declared.json()) as { code: string }).code, 'resource_exhausted')
+    assert.equal(openaiErrorOf(await declared.json()).code, 'resource_exhausted')
     // A chunked body is refused when it crosses the bound, and its connection closed.
     const chunked = await chunkedUntilAnswered(port, alice.apiKey, chatPath)
     assert.match(chunked.head, /^HTTP\/1\.1 429 /)
     assert.match(chunked.head, /\r\nretry-after: 1\r\n/i)
     assert.match(chunked.head, /\r\nconnection: close\r\n/i)
-    assert.equal(JSON.parse(chunked.body).code, 'resource_exhausted')
+    assert.equal(openaiErrorOf(JSON.parse(chunked.body)).code, 'resource_exhausted')
     assert.equal(await buffered(), 2 * BODY, 'the refused chunked body holds nothing')
     for (const s of holders) s.destroy()
     await within(5_000, async () => (await buffered()) === 0, 'released when the clients went away mid-body')

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
-import { chat, within } from '../support/inference.ts'
+import { chat, openaiErrorOf, within } from '../support/inference.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
 
@@ -63,7 +63,7 @@ describe('membership changes at the dataplane', () => {
     const before = upstream.requests.length
     const res = await chat(at.url, token)
     assert.equal(res.status, status, res.text)
-    assert.equal(res.body.code, code)
+    assert.equal(openaiErrorOf(res.body).code, code)
     assert.ok(!res.text.includes(PROJECT_KEY))
     assert.equal(upstream.requests.length, before, 'nothing reached the upstream')
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { type DataplaneOptions, startDataplane, type TestDataplane } from '../support/dataplane.ts'
-import { type Caller, chat, within } from '../support/inference.ts'
+import { type Caller, chat, openaiErrorOf, within } from '../support/inference.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
 
@@ -101,7 +101,7 @@ describe('the dataplane when its control plane is unreachable', () => {
     assert.equal(failedClosed.ready, false)
     const refused = await chat(strict.url, alice.apiKey)
     assert.equal(refused.status, 503)
-    assert.equal(refused.body.code, 'unavailable')
+    assert.equal(openaiErrorOf(refused.body).code, 'unavailable')
     link.restore()
     await strict.waitFor((r) => r.ready, 5_000)
     assert.equal((await chat(strict.url, alice.apiKey)).status, 200)
@@ -124,7 +124,7 @@ describe('the dataplane when its control plane is unreachable', () => {
     }
     // A valid token still authenticates; only its provider key, never written to disk, is unknown.
     const valid = await chat(restarted.url, alice.apiKey)
-    assert.equal(valid.body.code, 'unavailable', valid.text)
+    assert.equal(openaiErrorOf(valid.body).code, 'unavailable', valid.text)
     assert.ok(
       !valid.text.includes('/v1/'),
       `the control plane's address and paths stay inside: ${valid.text}`,
@@ -139,7 +139,7 @@ describe('the dataplane when its control plane is unreachable', () => {
     for (const token of [alice.apiKey, revokedEarly, 'garbage.token.here']) {
       const res = await chat(blind.url, token)
       assert.equal(res.status, 503, res.text)
-      assert.equal(res.body.code, 'unavailable')
+      assert.equal(openaiErrorOf(res.body).code, 'unavailable')
     }
     assert.equal((await fetch(`${blind.url}/readyz`)).status, 503)
   })

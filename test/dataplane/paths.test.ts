@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { TestDataplane } from '../support/dataplane.ts'
-import { type Caller, type InferenceWorld, startInferenceWorld } from '../support/inference.ts'
+import {
+  anthropicErrorOf,
+  type Caller,
+  type InferenceWorld,
+  openaiErrorOf,
+  startInferenceWorld,
+} from '../support/inference.ts'
 import { type RawResult, rawRequest } from '../support/raw-http.ts'
 
 /** The routes that reach each provider, as the client spells them. */
@@ -138,9 +144,19 @@ describe('paths at the dataplane', () => {
     for (const path of requests) {
       const res = await send(dp, 'POST', path)
       assert.equal(res.status, status, `${path}: ${res.body}`)
-      assert.equal(res.json?.code, code, path)
-      assert.equal(res.json.details[0].field, 'path', path)
-      assert.ok(String(res.json.message).includes(path.split('?')[0]!), `${path}: ${res.json.message}`)
+      // In the route's dialect: the code and the field on OpenAI's routes, the type on Anthropic's.
+      let message: string
+      if (path.startsWith('/anthropic/')) {
+        const error = anthropicErrorOf(res.json)
+        assert.equal(error.type, status === 403 ? 'permission_error' : 'invalid_request_error', path)
+        message = error.message
+      } else {
+        const error = openaiErrorOf(res.json)
+        assert.equal(error.code, code, path)
+        assert.equal(error.param, 'path', path)
+        message = error.message
+      }
+      assert.ok(message.includes(path.split('?')[0]!), `${path}: ${message}`)
     }
     assert.equal(world.upstream.requests.length, seen, 'the upstream received none of them')
   }
@@ -170,8 +186,9 @@ describe('paths at the dataplane', () => {
       403,
     )
     const res = await send(world.dp, 'GET', '/openai/v1/organization/users')
-    assert.match(res.json.message, /\/openai\/v1\/organization\/users/)
-    assert.match(res.json.details[0].description, /chat\/completions/)
+    const error = openaiErrorOf(res.json)
+    assert.match(error.message, /\/openai\/v1\/organization\/users/)
+    assert.match(error.message, /chat\/completions/, 'it names what is forwarded')
   })
 
   it('is refused before the credential is looked at: an unauthenticated traversal forwards nothing either', async () => {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { createHmac, createPublicKey } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair, SignJWT } from 'jose'
-import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import {
+  type Caller,
+  chat,
+  type InferenceWorld,
+  openaiErrorOf,
+  startInferenceWorld,
+  within,
+} from '../support/inference.ts'
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 const partsOf = (key: string) => key.replace(/^ak-/, '').split('.') as [string, string, string]
@@ -26,7 +33,7 @@ describe('revocations reach the dataplane', () => {
     await alice.client.me.revokeKey(key.id)
     const ms = await within(1_000, async () => (await chat(world.dp.url, secret)).status === 401, 'refused')
     const res = await chat(world.dp.url, secret)
-    assert.equal(res.body.code, 'unauthenticated')
+    assert.equal(openaiErrorOf(res.body).code, 'unauthenticated')
     assert.ok(ms < 1_000)
     assert.equal((await chat(world.dp.url, alice.apiKey)).status, 200, 'other keys are unaffected')
   })
@@ -111,7 +118,7 @@ describe('the bad-token battery, at the dataplane', () => {
 
   const refused = async (token: string, what: string, code = 'unauthenticated') => {
     const res = await chat(world.dp.url, token)
-    assert.equal(res.body.code, code, `${what}: ${res.status} ${res.text}`)
+    assert.equal(openaiErrorOf(res.body).code, code, `${what}: ${res.status} ${res.text}`)
   }
 
   it('refuses forged, tampered, malformed and mis-scoped tokens, and nothing crashes', async () => {
@@ -127,6 +134,7 @@ describe('the bad-token battery, at the dataplane', () => {
     await refused(`${h}.${p}.${s}.x`, 'four segments')
     await refused(`${'a'.repeat(8_000)}.b.c`, 'long')
     const huge = await chat(world.dp.url, `${'a'.repeat(40_000)}.b.c`)
+    // Refused by the HTTP parser before any route is known: the contract's shape.
     assert.equal(huge.body.code, 'invalid_argument', `oversized headers: ${huge.status} ${huge.text}`)
     await refused(`${h}.${b64({ ...claims, sub: 'usr_someone_else' })}.${s}`, 'tampered payload')
     await refused(`${h}.${p}.${s.slice(0, -4)}AAAA`, 'tampered signature')

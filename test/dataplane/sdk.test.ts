@@ -3,7 +3,13 @@ import { type IncomingHttpHeaders, request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
-import { type Caller, chat, type InferenceWorld, startInferenceWorld } from '../support/inference.ts'
+import {
+  type Caller,
+  chat,
+  type InferenceWorld,
+  openaiErrorOf,
+  startInferenceWorld,
+} from '../support/inference.ts'
 import { type ReceivedRequest, WORDS } from '../support/upstream.ts'
 
 const OPENAI_PROJECT_KEY = 'sk-proj-openai-0000-alice'
@@ -190,9 +196,10 @@ describe('the official SDKs through the dataplane, with the project’s BYOK key
     const bob = await world.caller('bob-no-keys@example.com')
     const res = await chat(world.dp.url, bob.apiKey)
     assert.equal(res.status, 412)
-    assert.equal(res.body.code, 'failed_precondition')
-    assert.match(String(res.body.message), /openai/)
-    assert.ok(String(res.body.message).includes(bob.projectId), String(res.body.message))
+    const error = openaiErrorOf(res.body)
+    assert.equal(error.code, 'failed_precondition')
+    assert.match(error.message, /tare api byok add --provider openai/)
+    assert.ok(error.message.includes(bob.projectId), error.message)
   })
 })
 

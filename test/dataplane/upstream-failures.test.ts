@@ -2,7 +2,14 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import type { TestDataplane } from '../support/dataplane.ts'
-import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import {
+  type Caller,
+  chat,
+  type InferenceWorld,
+  openaiErrorOf,
+  startInferenceWorld,
+  within,
+} from '../support/inference.ts'
 import { freePort } from '../support/ports.ts'
 
 const STREAM = { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true }
@@ -42,8 +49,10 @@ describe('upstream failures and clients that go away', () => {
     const started = Date.now()
     const res = await chat(world.dp.url, alice.apiKey, { headers: { 'x-upstream-behaviour': 'stall' } })
     assert.equal(res.status, 504, res.text)
-    assert.equal(res.body.code, 'deadline_exceeded')
-    assert.match(String(res.body.message), /openai/)
+    const error = openaiErrorOf(res.body)
+    assert.equal(error.code, 'deadline_exceeded')
+    assert.equal(error.type, 'server_error')
+    assert.match(error.message, /openai/)
     assert.ok(Date.now() - started < 5_000)
   })
 
@@ -103,8 +112,9 @@ describe('upstream failures and clients that go away', () => {
     })
     const res = await chat(dp.url, alice.apiKey)
     assert.equal(res.status, 503, res.text)
-    assert.equal(res.body.code, 'unavailable')
-    assert.match(String(res.body.message), /openai/)
+    const error = openaiErrorOf(res.body)
+    assert.equal(error.code, 'unavailable')
+    assert.match(error.message, /openai/)
     assert.equal(await poolState(dp, 'running'), 0)
   })
 
@@ -113,8 +123,8 @@ describe('upstream failures and clients that go away', () => {
       body: { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] },
     })
     assert.equal(big.status, 400)
-    assert.equal(big.body.code, 'invalid_argument')
-    assert.equal((big.body.details as Array<{ field: string }>)[0]!.field, 'body')
+    assert.equal(openaiErrorOf(big.body).code, 'invalid_argument')
+    assert.equal(openaiErrorOf(big.body).param, 'body')
     const lost = await fetch(`${world.dp.url}/nowhere`)
     assert.equal(lost.status, 404)
     assert.equal(((await lost.json()) as { code: string }).code, 'not_found')

@@ -3,6 +3,7 @@
  * and a dataplane between them, and callers who logged in through the IdP and hold an API key
  * (their personal project's owner, so they may register its provider keys).
  */
+import assert from 'node:assert/strict'
 import type { Client } from '../../shared/client/index.ts'
 import { startControlPlane, type TestControlPlane } from './control-plane.ts'
 import { type DataplaneOptions, startDataplane, type TestDataplane } from './dataplane.ts'
@@ -109,4 +110,29 @@ export async function within(
     await new Promise((r) => setTimeout(r, 10))
   }
   throw new Error(`${what}: not within ${timeoutMs} ms`)
+}
+
+/** An error the dataplane produced on an OpenAI route (`/openai/v1/*`, `/v1/*`). */
+export interface OpenAIErrorObject {
+  message: string
+  type: string
+  param: string | null
+  code: string
+}
+
+/** The `error` of an OpenAI-dialect body, after checking it is exactly that shape. */
+export function openaiErrorOf(body: unknown): OpenAIErrorObject {
+  const error = (body as { error?: OpenAIErrorObject } | undefined)?.error
+  assert.ok(error, `an OpenAI error body: ${JSON.stringify(body)}`)
+  assert.deepEqual(Object.keys(body as object), ['error'], JSON.stringify(body))
+  assert.deepEqual(Object.keys(error), ['message', 'type', 'param', 'code'], JSON.stringify(body))
+  return error
+}
+
+/** The `error` of an Anthropic-dialect body (`/anthropic/v1/*`), after checking its shape. */
+export function anthropicErrorOf(body: unknown): { type: string; message: string } {
+  const b = body as { type?: string; error?: { type: string; message: string } } | undefined
+  assert.equal(b?.type, 'error', JSON.stringify(body))
+  assert.deepEqual(Object.keys(b!.error ?? {}), ['type', 'message'], JSON.stringify(body))
+  return b!.error!
 }
