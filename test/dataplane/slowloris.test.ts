@@ -99,12 +99,18 @@ describe('slowloris at the dataplane', () => {
     assert.equal((await chat(world.dp.url, alice.apiKey)).status, 200, 'a request during the flood')
 
     await within(DEADLINE_MS, async () => clients.every((c) => c.closed), 'every slow socket closed')
-    assert.equal(clients.filter((c) => c.ended).length, SOCKETS, 'the server ended every one')
-    const answers = clients.map((c) => parsed(c.received))
-    assert.equal(answers.filter((a) => a.status === 408).length, SOCKETS, 'each was answered 408')
+    // A socket destroyed with trickled bytes still unread in its receive buffer is reset rather
+    // than ended (the kernel's rule), and on a loaded machine the reset can overtake the 408. So:
+    // every socket is gone; the silent ones (nothing unread) each read the 408; and every answer
+    // that arrived at all is the 408 in the contract's JSON.
+    const silent = clients.filter((_, i) => i % 10 === 0)
+    assert.equal(silent.filter((c) => c.ended).length, silent.length, 'the server ended every silent socket')
+    const answers = clients.filter((c) => c.received !== '').map((c) => parsed(c.received))
+    assert.ok(answers.length >= silent.length, `${answers.length} of ${SOCKETS} sockets read an answer`)
+    assert.equal(answers.filter((a) => a.status === 408).length, answers.length, 'each answer is a 408')
     assert.equal(
       answers.filter((a) => a.body?.code === 'deadline_exceeded' && Array.isArray(a.body.details)).length,
-      SOCKETS,
+      answers.length,
       "each answer is the contract's JSON (no request line parsed: no route, no dialect)",
     )
     assert.equal((await chat(world.dp.url, alice.apiKey)).status, 200, 'a request after the flood')
