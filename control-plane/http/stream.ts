@@ -4,7 +4,10 @@
  * stream then replays every revocation after `since` and sends each new one as it is written, in
  * cursor order. Each subscriber acknowledges the cursor it applied. Memory stays bounded: the
  * backlog is read in pages as the socket drains, and a live subscriber whose unsent bytes pass the
- * limit is disconnected (it will resume from its cursor), never buffered without end.
+ * limit is disconnected (it will resume from its cursor), never buffered without end. What goes
+ * to every subscriber (a new revocation, a broadcast, the heartbeat) is serialised and framed
+ * once and the same Buffer written to each socket (see frames.ts); permessage-deflate is off, as
+ * a compressed frame could not be shared.
  */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -22,6 +25,7 @@ import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
 import type { RevocationRow } from '../store/revocations.ts'
 import type { Authenticator } from './authenticate.ts'
 import { rawErrorResponse, toApiError } from './errors.ts'
+import { type PreparedMessage, prepareText, sendPrepared } from './frames.ts'
 import { requirePersona } from './principal.ts'
 
 export const STREAM_PATH = '/v1/tokens/revocations/stream'
@@ -45,7 +49,11 @@ export interface StreamOptions {
 }
 
 export class RevocationStream {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    perMessageDeflate: false,
+  })
   readonly #subscribers = new Map<string, Subscriber>()
   readonly #heartbeat: NodeJS.Timeout
 
@@ -68,8 +76,8 @@ export class RevocationStream {
 
   /** Sends a message that is not part of the cursor sequence to every subscriber. */
   broadcast(message: StreamServerMessage): void {
-    const text = JSON.stringify(message)
-    for (const sub of this.#subscribers.values()) this.#send(sub, text)
+    const prepared = prepareText(JSON.stringify(message))
+    for (const sub of this.#subscribers.values()) this.#sendPrepared(sub, prepared)
   }
 
   close(): void {
@@ -146,9 +154,10 @@ export class RevocationStream {
   }
 
   #publish(row: RevocationRow): void {
-    const text = revocationMessage(row)
+    let prepared: PreparedMessage | undefined
     for (const sub of this.#subscribers.values()) {
-      if (sub.catchingUp) continue
+      // A subscriber being cut off stays listed until its socket's close event: count it once.
+      if (sub.catchingUp || sub.ws.readyState !== WebSocket.OPEN) continue
       if (sub.ws.bufferedAmount > this.options.maxBufferedBytes) {
         this.metrics.streamDisconnects.inc({ reason: 'too_slow' })
         this.log.warn('stream client too slow: disconnected', {
@@ -159,7 +168,9 @@ export class RevocationStream {
         sub.ws.terminate()
         continue
       }
-      this.#sendRow(sub, row, text)
+      prepared ??= prepareText(revocationMessage(row))
+      this.#sendPrepared(sub, prepared)
+      sub.sent = row.revoked_at
       if (row.jti === sub.keyId) sub.ws.close(CLOSE_REVOKED, 'the stream credential was revoked')
     }
   }
@@ -171,6 +182,10 @@ export class RevocationStream {
 
   #send(sub: Subscriber, text: string): void {
     if (sub.ws.readyState === WebSocket.OPEN) sub.ws.send(text)
+  }
+
+  #sendPrepared(sub: Subscriber, message: PreparedMessage): void {
+    if (sub.ws.readyState === WebSocket.OPEN) sendPrepared(sub.ws, message)
   }
 
   #onMessage(sub: Subscriber, text: string, isBinary: boolean): void {
@@ -190,11 +205,13 @@ export class RevocationStream {
   }
 
   #beat(): void {
-    const message = JSON.stringify({
-      type: 'heartbeat',
-      head: formatMicros(this.revocations.head),
-      time: formatMicros(nowMicros()),
-    })
+    const message = prepareText(
+      JSON.stringify({
+        type: 'heartbeat',
+        head: formatMicros(this.revocations.head),
+        time: formatMicros(nowMicros()),
+      }),
+    )
     for (const sub of this.#subscribers.values()) {
       if (!sub.alive) {
         this.metrics.streamDisconnects.inc({ reason: 'unresponsive' })
@@ -203,7 +220,7 @@ export class RevocationStream {
       }
       sub.alive = false
       sub.ws.ping()
-      this.#send(sub, message)
+      this.#sendPrepared(sub, message)
     }
   }
 }
