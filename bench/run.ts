@@ -4,7 +4,7 @@
  *   npm run bench                      full run (≤ 5 minutes on 2 cores), bench/results/latest.json
  *   npm run bench -- --quick           smoke run (sizes and durations cut; figures not comparable),
  *                                      written to bench/results/quick/
- *   npm run bench -- --only auth,proxy one or more of: auth, proxy, revocation, scale (written to
+ *   npm run bench -- --only auth,proxy one or more of: auth, proxy, revocation, fanout, scale (written to
  *                                      bench/results/partial/: only a full run replaces latest.json)
  *   npm run bench -- --out DIR         where the JSON goes
  *   npm run bench -- --markdown        also print the table as Markdown
@@ -16,6 +16,7 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { benchAuth } from './auth.ts'
+import { benchFanOut } from './fanout.ts'
 import type { Budget } from './lib/budget.ts'
 import { killTrackedOnExit } from './lib/cleanup.ts'
 import { corePlan, describePinning, pin } from './lib/cpu.ts'
@@ -32,6 +33,7 @@ const FAMILIES = {
   auth: benchAuth,
   proxy: benchProxy,
   revocation: benchRevocation,
+  fanout: benchFanOut,
   scale: benchScale,
 } as const
 type Family = keyof typeof FAMILIES
