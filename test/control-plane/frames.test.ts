@@ -9,12 +9,13 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import * as wsModule from 'ws'
 import WebSocket, { WebSocketServer } from 'ws'
 import { canWriteFramed, prepareText, sendPrepared } from '../../control-plane/http/frames.ts'
 import { REPO_ROOT } from '../support/process.ts'
 
-/** ws's own framing (exported at runtime, not in its types). */
-const { Sender } = WebSocket as unknown as {
+/** ws's own framing (a named export at runtime, not in its types). */
+const { Sender } = wsModule as unknown as {
   Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] }
 }
 
