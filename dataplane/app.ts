@@ -24,6 +24,7 @@ import { createDataplaneServer } from './http/server.ts'
 import { createMetrics } from './metrics.ts'
 import { BodyBudget } from './proxy/body-budget.ts'
 import { Upstreams } from './proxy/upstreams.ts'
+import { ControlPlanes } from './sync/control-planes.ts'
 import { KeySet } from './sync/key-set.ts'
 import { RevocationJournal } from './sync/revocation-journal.ts'
 import { RevocationSync } from './sync/revocation-sync.ts'
@@ -41,10 +42,14 @@ export interface RunningDataplane {
 }
 
 export async function startDataplane(config: DataplaneConfig, log: Logger): Promise<RunningDataplane> {
+  // Every call to the control plane (JWKS, revocation list, BYOK resolution, the stream) goes to
+  // the current one of those configured, and moves on to the next when it cannot be reached.
+  const controlPlanes = new ControlPlanes(config.controlPlane.urls, log)
   const client = new Client({
-    baseUrl: config.controlPlane.url,
+    baseUrl: controlPlanes.urls[0],
     apiKey: config.controlPlane.key,
     timeoutMs: config.controlPlane.timeoutMs,
+    fetch: controlPlanes.fetch,
   })
   const verifier = new TokenVerifier({
     issuer: config.tokens.issuer,
@@ -119,7 +124,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     writer,
     journal,
     {
-      controlPlaneUrl: config.controlPlane.url,
+      controlPlanes,
       dataplaneKey: config.controlPlane.key,
       name: () => name,
       pollIntervalMs: config.sync.pollIntervalMs,

@@ -19,7 +19,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DATA_DIR: 'data directory; the snapshot and journal go in <dir>/dataplane/ (default ./data)',
   AGENTROUTER_DP_LISTEN: 'address to listen on (default 127.0.0.1:8081)',
   AGENTROUTER_DP_NAME: 'how the control plane names this dataplane (default <hostname>:<port>)',
-  AGENTROUTER_CONTROL_PLANE_URL: 'the control plane (default http://127.0.0.1:8080)',
+  AGENTROUTER_CONTROL_PLANE_URL:
+    'the control plane, or several comma-separated (replicas: used in turn, failing over) (default http://127.0.0.1:8080)',
   AGENTROUTER_DATAPLANE_KEY: `this dataplane's KEY_TYPE_DATAPLANE key (default: <data dir>/${DATAPLANE_KEY_FILE})`,
   AGENTROUTER_DATAPLANE_KEY_FILE: 'a file holding that key, when AGENTROUTER_DATAPLANE_KEY is not set',
   AGENTROUTER_UPSTREAM_OPENAI: 'OpenAI base URL (default https://api.openai.com)',
@@ -60,7 +61,8 @@ export interface DataplaneConfig {
   /** Undefined: `<hostname>:<port>` once listening. */
   name: string | undefined
   logLevel: LogLevel
-  controlPlane: { url: string; key: string; timeoutMs: number }
+  /** `urls`: one or more (in order of preference); `url` is the first. */
+  controlPlane: { url: string; urls: string[]; key: string; timeoutMs: number }
   upstreams: { openai: string; anthropic: string }
   tokens: { issuer: string; audience: string; clockLeewaySec: number; cacheSize: number }
   sync: {
@@ -96,6 +98,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     throw new v.ConfigError('AGENTROUTER_DP_NAME', 'expected 1–128 letters, digits or ._:@-')
   }
   const bodyLimitBytes = v.int(vars, 'AGENTROUTER_DP_BODY_LIMIT_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3)
+  const controlPlaneUrls = controlPlanes(vars)
   return {
     dataDir,
     stateDir: join(dataDir, 'dataplane'),
@@ -103,7 +106,8 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     name,
     logLevel,
     controlPlane: {
-      url: v.url(vars, 'AGENTROUTER_CONTROL_PLANE_URL', 'http://127.0.0.1:8080'),
+      url: controlPlaneUrls[0]!,
+      urls: controlPlaneUrls,
       key: dataplaneKey(vars, dataDir),
       timeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT', 10_000),
     },
@@ -141,6 +145,15 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       extraPaths: extraPaths(vars.AGENTROUTER_DP_EXTRA_PATHS),
     },
   }
+}
+
+/** One URL or several, comma-separated; each an http(s) URL, no repeats. */
+function controlPlanes(vars: v.Vars): string[] {
+  const name = 'AGENTROUTER_CONTROL_PLANE_URL'
+  const raw = vars[name] ?? 'http://127.0.0.1:8080'
+  const urls = raw.split(',').map((entry) => v.url({ [name]: entry.trim() }, name, ''))
+  if (new Set(urls).size !== urls.length) throw new v.ConfigError(name, 'lists a URL twice')
+  return urls
 }
 
 /** At most 5 minutes: revoked JTIs are pruned 5 minutes after their credential expires. */

@@ -9,6 +9,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
+import { ControlPlanes } from '../../dataplane/sync/control-planes.ts'
 import { KeySet } from '../../dataplane/sync/key-set.ts'
 import { RevocationJournal } from '../../dataplane/sync/revocation-journal.ts'
 import { RevocationSync } from '../../dataplane/sync/revocation-sync.ts'
@@ -69,7 +70,7 @@ export class Subscriber {
       writer,
       this.#journal,
       {
-        controlPlaneUrl,
+        controlPlanes: new ControlPlanes([controlPlaneUrl], log),
         dataplaneKey,
         name: () => name,
         pollIntervalMs: 30_000,

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
 import { invalidArgument } from '../../shared/errors.ts'
 import { formatMicros, nowMicros, parseMicros, TIMESTAMP_RANGE } from '../../shared/time.ts'
-import type { RevocationRow, RevocationStore } from '../store/revocations.ts'
+import type { RevocationRow, RevocationSnapshotRead, RevocationStore } from '../store/revocations.ts'
 
 export interface RevocationRequest {
   jti: string
@@ -100,6 +100,11 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   /** Entries after `since` (exclusive), oldest first, at most `limit`. */
   after(since: number, limit: number): RevocationRow[] {
     return this.#store.after(since, limit)
+  }
+
+  /** The whole log as of now, streamed (the compact snapshot). */
+  snapshot(): RevocationSnapshotRead {
+    return this.#store.snapshot()
   }
 
   countAfter(since: number): number {

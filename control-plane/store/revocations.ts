@@ -1,6 +1,8 @@
 /**
  * @module Rows of the revocation log.
  */
+
+import Database from 'better-sqlite3'
 import type { RevocationKind } from '../../shared/contract/tokens.ts'
 import type { Db } from './db.ts'
 
@@ -11,6 +13,15 @@ export interface RevocationRow {
   revoked_at: number
   expires_at: number
   reason: string
+}
+
+/** The whole log as of one moment: its head, how many entries, and each `[jti, expires_at]`. */
+export interface RevocationSnapshotRead {
+  /** The newest cursor (microseconds; 0 when empty): every entry at or before it is in `rows`. */
+  head: number
+  count: number
+  /** Consume it, or call `return()`: it holds a read transaction until it finishes. */
+  rows: Generator<[string, number], void, undefined>
 }
 
 export class RevocationStore {
@@ -62,6 +73,40 @@ export class RevocationStore {
   /** JTIs whose credential has not expired yet. */
   liveJtis(now: number): Iterable<string> {
     return this.#live.iterate(now) as Iterable<string>
+  }
+
+  /**
+   * A consistent read of the whole log, streamed: on its own read-only connection, inside one
+   * read transaction (in WAL mode, a snapshot that writes committed meanwhile do not change), so
+   * the head, the count and the rows agree, and the rows can be consumed across awaits without
+   * holding up the writers on the main connection. Rows come as arrays, not objects.
+   */
+  snapshot(): RevocationSnapshotRead {
+    const reader = new Database(this.db.name, { readonly: true, fileMustExist: true })
+    try {
+      reader.pragma('busy_timeout = 5000')
+      reader.prepare('BEGIN').run()
+      const [head, count] = reader
+        .prepare('SELECT COALESCE(MAX(revoked_at), 0), COUNT(*) FROM revocations')
+        .raw()
+        .get() as [number, number]
+      const iterator = reader
+        .prepare('SELECT jti, expires_at FROM revocations')
+        .raw()
+        .iterate() as IterableIterator<[string, number]>
+      function* rows(): Generator<[string, number], void, undefined> {
+        try {
+          yield* iterator
+        } finally {
+          iterator.return?.()
+          reader.close()
+        }
+      }
+      return { head, count, rows: rows() }
+    } catch (err) {
+      reader.close()
+      throw err
+    }
   }
 
   transaction<T>(fn: () => T): T {

@@ -27,9 +27,11 @@ import type { Revocation, StreamServerMessage } from '../../shared/contract/toke
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, parseMicros } from '../../shared/time.ts'
 import type { RevocationSet } from '../auth/revocation-set.ts'
+import type { ControlPlanes } from './control-planes.ts'
 import type { KeySet } from './key-set.ts'
 import type { RevocationJournal } from './revocation-journal.ts'
 import type { SnapshotHeader, SnapshotWriter } from './snapshot-file.ts'
+import { readCompactSnapshot, SNAPSHOT_PATH } from './snapshot-reader.ts'
 import { StreamClient } from './stream-client.ts'
 
 /** Entries per page of the revocation list (a 1M-entry snapshot never sits in memory as one JSON). */
@@ -37,9 +39,12 @@ export const SNAPSHOT_PAGE_SIZE = 10_000
 /** A stream that delivered nothing for this long while its head is ahead of us has a gap. */
 const GAP_QUIET_MS = 1_000
 const PRUNE_EVERY_MS = 10 * 60_000
+/** The compact snapshot may be large: more time than one API call. */
+const COMPACT_SNAPSHOT_MIN_TIMEOUT_MS = 60_000
 
 export interface RevocationSyncOptions {
-  controlPlaneUrl: string
+  /** Which control plane now: the stream moves on from one whose connection ended. */
+  controlPlanes: ControlPlanes
   dataplaneKey: string
   name: () => string
   pollIntervalMs: number
@@ -117,7 +122,8 @@ export class RevocationSync {
     this.#hooks = hooks
     this.#stream = new StreamClient(
       {
-        urlFor: (since) => client.tokens.streamUrl(since, options.name()),
+        urlFor: (since) => options.controlPlanes.rebase(client.tokens.streamUrl(since, options.name())),
+        failed: (url) => options.controlPlanes.failed(url),
         key: options.dataplaneKey,
         idleTimeoutMs: options.streamIdleTimeoutMs,
         reconnectMaxMs: options.reconnectMaxMs,
@@ -166,7 +172,7 @@ export class RevocationSync {
       cursor: this.#cursorText,
       syncedAtMs: this.#syncedAtMs,
       jwks: this.#keys.current,
-      controlPlane: this.#options.controlPlaneUrl,
+      controlPlane: this.#options.controlPlanes.current,
       journalSegment: this.#journal.rotate(),
     }
     this.#headerSeq.set(header, this.#seq)
@@ -233,8 +239,42 @@ export class RevocationSync {
     this.#timers.push(timer)
   }
 
+  /**
+   * The compact snapshot, read straight into the set; the paged JSON list from an older control
+   * plane without it. The set takes the snapshot's cursor as its own (see `#fetchAfter`).
+   */
   async #fullSnapshot(): Promise<boolean> {
-    return this.#fetchAfter(formatMicros(0), true)
+    const startedAt = Date.now()
+    const planes = this.#options.controlPlanes
+    let info: Awaited<ReturnType<typeof readCompactSnapshot>>
+    try {
+      info = await readCompactSnapshot(
+        planes.fetch,
+        planes.urls[0] + SNAPSHOT_PATH,
+        this.#options.dataplaneKey,
+        this.#set,
+        Math.max(COMPACT_SNAPSHOT_MIN_TIMEOUT_MS, this.#options.handshakeTimeoutMs),
+      )
+    } catch (err) {
+      this.#log.warn('revocation snapshot failed', { err })
+      return false
+    }
+    if (!info) {
+      this.#log.info('the control plane has no compact snapshot; paging the revocation list')
+      return this.#fetchAfter(formatMicros(0), true)
+    }
+    this.#setCursor(formatMicros(info.cursorMicros))
+    this.#source = 'control_plane'
+    this.#log.info('revocation snapshot loaded', {
+      format: 'compact',
+      declared: info.count,
+      entries: this.#set.size,
+      cursor: this.#cursorText,
+      ms: Date.now() - startedAt,
+    })
+    this.#confirm(startedAt)
+    this.#writer.schedule()
+    return true
   }
 
   /**
@@ -268,7 +308,11 @@ export class RevocationSync {
     }
     if (full) {
       this.#source = 'control_plane'
-      this.#log.info('revocation snapshot loaded', { entries: this.#set.size, cursor: this.#cursorText })
+      this.#log.info('revocation snapshot loaded', {
+        format: 'paged',
+        entries: this.#set.size,
+        cursor: this.#cursorText,
+      })
     }
     this.#confirm(startedAt)
     if (full) this.#writer.schedule()

@@ -1,8 +1,8 @@
 /**
  * @module The WebSocket connection to the control plane's revocation stream: connect with the
  * dataplane key from the cursor the caller gives, hand each message over, send acks, and
- * reconnect with jittered exponential back-off whenever the connection ends, resuming from the
- * cursor applied by then. A connection silent for longer than the idle timeout (no message, no
+ * reconnect with jittered exponential back-off whenever the connection ends (to the next control
+ * plane, when several are configured), resuming from the durable cursor reached by then. A connection silent for longer than the idle timeout (no message, no
  * ping) is treated as dead: a frozen or partitioned control plane does not close its socket.
  */
 import WebSocket from 'ws'
@@ -13,6 +13,8 @@ import { Backoff } from './backoff.ts'
 export interface StreamClientOptions {
   /** The stream URL for a cursor (`ws://…/v1/tokens/revocations/stream?since=…&name=…`). */
   urlFor: (since: string) => string
+  /** The connection to `url` ended or never opened: the next connect may go elsewhere. */
+  failed?: (url: string) => void
   key: string
   idleTimeoutMs: number
   reconnectMaxMs: number
@@ -77,7 +79,8 @@ export class StreamClient {
   #connect(): void {
     if (this.#stopped) return
     const since = this.#handlers.cursor()
-    const ws = new WebSocket(this.#options.urlFor(since), {
+    const url = this.#options.urlFor(since)
+    const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${this.#options.key}` },
       handshakeTimeout: this.#options.handshakeTimeoutMs,
       perMessageDeflate: false,
@@ -126,6 +129,7 @@ export class StreamClient {
       if (this.#ws === ws) this.#ws = undefined
       this.#handlers.connected(false)
       if (this.#stopped) return
+      this.#options.failed?.(url)
       const delay = this.#backoff.next()
       this.#log.info('revocation stream disconnected; reconnecting', {
         close_code: code,

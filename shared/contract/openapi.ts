@@ -226,10 +226,15 @@ export function buildOpenApi(info: { version: string; serverUrl?: string | undef
   const used = new Set<string>([ERROR_SCHEMA])
   for (const [operationId, spec] of Object.entries(routes) as [string, RouteSpec][]) {
     const responseName = names.get(spec.response)!
-    used.add(responseName)
-    const responses: Record<string, JsonSchema> = {
-      '200': { description: 'OK', content: { 'application/json': { schema: ref(responseName) } } },
-    }
+    if (!spec.responseType) used.add(responseName)
+    const content = spec.responseType
+      ? {
+          [spec.responseType]: {
+            schema: { type: 'string', format: 'binary', description: spec.response.description },
+          },
+        }
+      : { 'application/json': { schema: ref(responseName) } }
+    const responses: Record<string, JsonSchema> = { '200': { description: 'OK', content } }
     for (const code of errorCodes(operationId, spec)) {
       responses[String(ERROR_HTTP_STATUS[code])] = {
         $ref: `#/components/responses/${ERROR_RESPONSES[code]!.name}`,

@@ -36,6 +36,8 @@ export interface RouteSpec {
   query?: z.ZodType
   body?: z.ZodType
   response: z.ZodType
+  /** A response that is not JSON: its media type (the `response` schema then describes bytes). */
+  responseType?: string
   /** The `tare` command that calls it. */
   cli?: string
 }
@@ -164,6 +166,15 @@ export const routes = {
     query: tokens.RevocationListQuery,
     response: tokens.RevocationListResponse,
     cli: 'tare api tokens revocation-list get',
+  },
+  getRevocationSnapshot: {
+    method: 'GET',
+    path: '/v1/tokens/revocations/snapshot',
+    persona: 'revocations',
+    service: 'Tokens',
+    summary: 'Every revoked JTI as of now, compact and gzipped (what a starting dataplane reads)',
+    response: tokens.RevocationSnapshotResponse,
+    responseType: tokens.REVOCATION_SNAPSHOT_MEDIA_TYPE,
   },
   createSecret: {
     method: 'POST',

@@ -21,6 +21,13 @@ export const RevocationListQuery = z.strictObject({
   since: Timestamp.optional().describe('Exclusive: entries revoked after this cursor'),
   limit: QueryInteger(1, 100_000).optional().describe('At most this many; all when absent'),
 })
+/** The media type of the compact snapshot (`shared/tokens/snapshot-format.ts`). */
+export const REVOCATION_SNAPSHOT_MEDIA_TYPE = 'application/vnd.agentrouter.revocation-snapshot'
+export const RevocationSnapshotResponse = z
+  .string()
+  .describe(
+    'Binary, `Content-Encoding: gzip`. Big-endian: the magic `ARS1`, the cursor (u64 microseconds: the log head when read; the next `since`) and the entry count (u32); per entry a u8 JTI length (1–255), the JTI (Latin-1) and its expiry in seconds (u32, 0xFFFFFFFF never); then a zero byte, the count and cursor again, and the CRC-32 of all bytes before it',
+  )
 export const RevocationListResponse = z.object({
   revocations: z.array(Revocation),
   snapshot_at: Timestamp.describe('High-water mark of what was returned: the next `since`'),

@@ -31,6 +31,28 @@ describe('dataplane configuration', () => {
     })
   })
 
+  it('takes one control plane URL or a comma-separated list of them, in order, each checked', () => {
+    const base = { AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DATA_DIR: '/tmp/x' }
+    const one = loadDataplaneConfig({
+      ...base,
+      AGENTROUTER_CONTROL_PLANE_URL: 'http://cp:8080/',
+    }).controlPlane
+    assert.deepEqual([one.url, one.urls], ['http://cp:8080', ['http://cp:8080']])
+    const several = loadDataplaneConfig({
+      ...base,
+      AGENTROUTER_CONTROL_PLANE_URL: 'http://cp-a:8080, https://cp-b ,http://10.0.0.3:8080',
+    }).controlPlane
+    assert.deepEqual(several.urls, ['http://cp-a:8080', 'https://cp-b', 'http://10.0.0.3:8080'])
+    assert.equal(several.url, 'http://cp-a:8080')
+    for (const bad of ['http://a,', 'http://a,,http://b', 'http://a,ftp://b', 'http://a,http://a/']) {
+      assert.throws(
+        () => loadDataplaneConfig({ ...base, AGENTROUTER_CONTROL_PLANE_URL: bad }),
+        /AGENTROUTER_CONTROL_PLANE_URL/,
+        bad,
+      )
+    }
+  })
+
   it('reads the client limits: timeouts as durations, the buffered bound as bytes', () => {
     const config = loadDataplaneConfig({
       AGENTROUTER_DATAPLANE_KEY: KEY,

@@ -1,8 +1,12 @@
 /**
- * @module TokensService routes: the revocation list. (The stream is in `../stream.ts`.)
+ * @module TokensService routes: the revocation list and its compact snapshot. (The stream is in
+ * `../stream.ts`.)
  */
+import { Readable } from 'node:stream'
+import { REVOCATION_SNAPSHOT_MEDIA_TYPE } from '../../../shared/contract/tokens.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import { parseCursor, toWire } from '../../revocations/log.ts'
+import { snapshotStream } from '../../revocations/snapshot-encoder.ts'
 import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
 
@@ -17,5 +21,19 @@ export function tokenRoutes(router: Router, s: Services): void {
       snapshot_at: formatMicros(last ? last.revoked_at : since),
       total_count: s.revocations.countAfter(since),
     }
+  })
+
+  router.on('getRevocationSnapshot', () => {
+    const read = s.revocations.snapshot()
+    const body = Readable.toWeb(snapshotStream(read)) as ReadableStream<Uint8Array>
+    return new Response(body, {
+      headers: {
+        'content-type': REVOCATION_SNAPSHOT_MEDIA_TYPE,
+        'content-encoding': 'gzip',
+        'cache-control': 'no-store',
+        'x-revocation-count': String(read.count),
+        'x-revocation-cursor': formatMicros(read.head),
+      },
+    })
   })
 }
