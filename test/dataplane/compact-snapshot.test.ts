@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { insertRevocations } from '../../bench/lib/revocation-log.ts'
+import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
+import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
+import { chat } from '../support/inference.ts'
+import { tempDir } from '../support/process.ts'
+import { startUpstream, type TestUpstream } from '../support/upstream.ts'
+
+const FILLED = 20_000
+
+/** An older control plane: everything forwarded, except the snapshot endpoint, which is 404. */
+async function withoutSnapshot(target: string): Promise<{ url: string; hits: string[]; server: Server }> {
+  const hits: string[] = []
+  const server = createServer(async (req, res) => {
+    hits.push(req.url ?? '')
+    if (req.url?.startsWith('/v1/tokens/revocations/snapshot')) {
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end('{"code":"not_found","message":"no such route"}')
+      return
+    }
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    const headers = new Headers()
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && k !== 'host') headers.set(k, v)
+    const upstream = await fetch(target + req.url, {
+      method: req.method ?? 'GET',
+      headers,
+      ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+    })
+    res.writeHead(upstream.status, {
+      'content-type': upstream.headers.get('content-type') ?? 'application/json',
+    })
+    res.end(Buffer.from(await upstream.arrayBuffer()))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, server }
+}
+
+describe('a starting dataplane reads the compact revocation snapshot', () => {
+  let cp: TestControlPlane
+  let upstream: TestUpstream
+  const dataplanes: TestDataplane[] = []
+  let revokedSecret: string
+  let validSecret: string
+  let old: Awaited<ReturnType<typeof withoutSnapshot>>
+
+  before(async () => {
+    const dataDir = tempDir()
+    insertRevocations(dataDir, FILLED)
+    ;[cp, upstream] = await Promise.all([startControlPlane({}, dataDir), startUpstream()])
+    const login = await cp.login('alice@example.com')
+    await login.client.aikeys.register('-', '-', 'openai', 'project', 'sk-snapshot')
+    const valid = await login.client.me.issueKey('valid')
+    const revoked = await login.client.me.issueKey('revoked')
+    await login.client.me.revokeKey(revoked.key.id)
+    validSecret = valid.secret
+    revokedSecret = revoked.secret
+    old = await withoutSnapshot(cp.url)
+  })
+  after(async () => {
+    await Promise.all(dataplanes.map((d) => d.stop()))
+    await cp?.stop()
+    await upstream?.close()
+    old?.server.close()
+  })
+
+  it('serves the whole log as a gzipped binary stream to a dataplane key, and refuses a caller without a key', async () => {
+    const res = await fetch(`${cp.url}/v1/tokens/revocations/snapshot`, {
+      headers: { authorization: `Bearer ${cp.dataplaneKey}` },
+    })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/vnd.agentrouter.revocation-snapshot')
+    assert.equal(res.headers.get('x-revocation-count'), String(FILLED + 1))
+    const body = Buffer.from(await res.arrayBuffer())
+    assert.equal(body.subarray(0, 4).toString('latin1'), 'ARS1')
+    const anonymous = await fetch(`${cp.url}/v1/tokens/revocations/snapshot`)
+    assert.equal(anonymous.status, 401)
+  })
+
+  it('is ready with every revoked JTI, having read the compact form, at the head cursor', async () => {
+    const dp = await startDataplane({
+      controlPlaneUrl: cp.url,
+      dataplaneKey: cp.dataplaneKey,
+      upstream: upstream.url,
+    })
+    dataplanes.push(dp)
+    const r = await dp.readiness()
+    assert.equal(r.ready, true)
+    assert.equal(r.revoked_jtis, FILLED + 1)
+    const list = await cp.admin.tokens.getRevocationList({ limit: 1 })
+    assert.equal(list.total_count, FILLED + 1)
+    const head = await cp.admin.tokens.getRevocationList({ limit: 100_000 })
+    assert.equal(r.cursor, head.snapshot_at)
+    assert.match(dp.process.output(), /revocation snapshot loaded[^\n]*"format":"compact"/)
+    assert.equal((await chat(dp.url, revokedSecret)).status, 401)
+    assert.equal((await chat(dp.url, validSecret)).status, 200)
+  })
+
+  it('falls back to paging the JSON list when the control plane has no snapshot endpoint (404)', async () => {
+    const dp = await startDataplane({
+      controlPlaneUrl: old.url,
+      dataplaneKey: cp.dataplaneKey,
+      upstream: upstream.url,
+    })
+    dataplanes.push(dp)
+    const r = await dp.readiness()
+    assert.equal(r.ready, true)
+    assert.equal(r.revoked_jtis, FILLED + 1)
+    assert.ok(
+      old.hits.some((h) => h.startsWith('/v1/tokens/revocations/snapshot')),
+      'the snapshot was asked for',
+    )
+    assert.ok(
+      old.hits.some((h) => h.startsWith('/v1/tokens/revocations?')),
+      'then the list paged',
+    )
+    assert.match(dp.process.output(), /revocation snapshot loaded[^\n]*"format":"paged"/)
+    assert.equal((await chat(dp.url, revokedSecret)).status, 401)
+  })
+})
