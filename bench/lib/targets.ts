@@ -23,4 +23,5 @@ export const TARGETS: Readonly<Record<string, Target>> = {
   revocation_p99_ms_1000_clients: atMost(25),
   revocation_p99_ms_10000_clients_3_replicas: atMost(100),
   dp_rss_mb_1m_revocations: atMost(200),
+  dp_ready_ms_1m_revocations: atMost(1_000),
 }

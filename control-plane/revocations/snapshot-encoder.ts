@@ -13,13 +13,15 @@ import type { RevocationSnapshotRead } from '../store/revocations.ts'
 export function* snapshotChunks(read: RevocationSnapshotRead): Generator<Buffer, void, undefined> {
   const encoder = new SnapshotEncoder(read.head, read.count)
   try {
-    for (const [jti, expiresAt] of read.rows) {
-      const chunk = encoder.add(jti, expiryField(expiresAt))
-      if (chunk) yield chunk
+    for (const [jtis, expiresAt] of read.batches) {
+      for (let i = 0; i < jtis.length; i++) {
+        const chunk = encoder.add(jtis[i]!, expiryField(expiresAt[i]!))
+        if (chunk) yield chunk
+      }
     }
     yield encoder.end()
   } finally {
-    read.rows.return()
+    read.batches.return()
   }
 }
 

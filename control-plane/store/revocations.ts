@@ -15,14 +15,22 @@ export interface RevocationRow {
   reason: string
 }
 
-/** The whole log as of one moment: its head, how many entries, and each `[jti, expires_at]`. */
+/** The whole log as of one moment: its head, how many entries, and the entries in batches. */
 export interface RevocationSnapshotRead {
-  /** The newest cursor (microseconds; 0 when empty): every entry at or before it is in `rows`. */
+  /** The newest cursor (microseconds; 0 when empty): every entry at or before it is in `batches`. */
   head: number
   count: number
-  /** Consume it, or call `return()`: it holds a read transaction until it finishes. */
-  rows: Generator<[string, number], void, undefined>
+  /**
+   * `[jtis, expiresAt]` (microseconds), index for index. Consume it, or call `return()`: it holds
+   * a read transaction on its own connection until it finishes.
+   */
+  batches: Generator<[string[], number[]], void, undefined>
 }
+
+/** Rows per batch of the snapshot read. */
+const SNAPSHOT_BATCH = 5_000
+/** Joins the JTIs of a batch: a JTI holding it (none are issued) sends its batch the slow way. */
+const SEPARATOR = ' '
 
 export class RevocationStore {
   readonly #insert
@@ -78,8 +86,10 @@ export class RevocationStore {
   /**
    * A consistent read of the whole log, streamed: on its own read-only connection, inside one
    * read transaction (in WAL mode, a snapshot that writes committed meanwhile do not change), so
-   * the head, the count and the rows agree, and the rows can be consumed across awaits without
-   * holding up the writers on the main connection. Rows come as arrays, not objects.
+   * the head, the count and the rows agree, and the batches can be consumed across awaits without
+   * holding up the writers on the main connection. Each batch is one statement returning its
+   * JTIs and expiries joined into two strings: a million rows cross from SQLite in 200 calls
+   * instead of a million (about three times faster than stepping row by row).
    */
   snapshot(): RevocationSnapshotRead {
     const reader = new Database(this.db.name, { readonly: true, fileMustExist: true })
@@ -90,19 +100,36 @@ export class RevocationStore {
         .prepare('SELECT COALESCE(MAX(revoked_at), 0), COUNT(*) FROM revocations')
         .raw()
         .get() as [number, number]
-      const iterator = reader
-        .prepare('SELECT jti, expires_at FROM revocations')
+      const joined = reader
+        .prepare(
+          `SELECT MAX(rowid), COUNT(*), group_concat(jti, '${SEPARATOR}'), group_concat(expires_at, '${SEPARATOR}')
+             FROM (SELECT rowid, jti, expires_at FROM revocations WHERE rowid > ? ORDER BY rowid LIMIT ${SNAPSHOT_BATCH})`,
+        )
         .raw()
-        .iterate() as IterableIterator<[string, number]>
-      function* rows(): Generator<[string, number], void, undefined> {
+      const rows = reader
+        .prepare(
+          `SELECT jti, expires_at FROM revocations WHERE rowid > ? ORDER BY rowid LIMIT ${SNAPSHOT_BATCH}`,
+        )
+        .raw()
+      function* batches(): Generator<[string[], number[]], void, undefined> {
         try {
-          yield* iterator
+          let after = 0
+          for (;;) {
+            const [last, n, jtis, expiries] = joined.get(after) as [number | null, number, string, string]
+            if (last === null) return
+            const batch = jtis.split(SEPARATOR)
+            if (batch.length === n) yield [batch, expiries.split(SEPARATOR).map(Number)]
+            else {
+              const list = rows.all(after) as Array<[string, number]>
+              yield [list.map((r) => r[0]), list.map((r) => r[1])]
+            }
+            after = last
+          }
         } finally {
-          iterator.return?.()
           reader.close()
         }
       }
-      return { head, count, rows: rows() }
+      return { head, count, batches: batches() }
     } catch (err) {
       reader.close()
       throw err
