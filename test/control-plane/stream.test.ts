@@ -146,7 +146,9 @@ describe('revocation stream', () => {
   before(async () => {
     cp = await startControlPlane({
       AGENTROUTER_ADMIN_EMAILS: 'root@example.com',
-      AGENTROUTER_STREAM_HEARTBEAT: '200ms',
+      // Short, so heartbeat tests are quick; not so short that a loaded test process, busy
+      // issuing hundreds of keys, misses a ping and is dropped mid-replay.
+      AGENTROUTER_STREAM_HEARTBEAT: '500ms',
     })
     ;[user, root] = await Promise.all([cp.login('dp-user@example.com'), cp.login('root@example.com')])
   })

@@ -12,7 +12,7 @@ import type { Client } from '../../shared/client/index.ts'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
 import { rejectsWith } from '../support/http.ts'
-import { type Caller, chat, within } from '../support/inference.ts'
+import { type Caller, chat, openaiErrorOf, within } from '../support/inference.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
 
@@ -112,14 +112,14 @@ describe('a confirmed revocation survives a dataplane crash', () => {
         const res = await chat(dp.url, secret)
         statuses.push(res.status)
         assert.equal(res.status, 401, `${what}: the revoked key after the crash: ${res.text}`)
-        assert.equal(res.body.code, 'unauthenticated')
+        assert.equal(openaiErrorOf(res.body).code, 'unauthenticated')
       }
       for (let i = 0; i < 20; i++) await probe()
       // It is serving from its persisted state, not failing closed: a valid key authenticates
       // (only its provider key, never on disk, waits for the control plane).
       const valid = await chat(dp.url, alice.apiKey)
       assert.equal(valid.status, 503, `${what}: ${valid.text}`)
-      assert.equal(valid.body.code, 'unavailable')
+      assert.equal(openaiErrorOf(valid.body).code, 'unavailable')
       const r = await dp.readiness()
       assert.equal(r.snapshot_source, 'persisted')
       assert.equal(r.stream_connected, false)
