@@ -8,7 +8,7 @@ import Database from 'better-sqlite3'
 
 export type Db = Database.Database
 
-const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url)
+const MIGRATIONS_DIR = new URL('./migrations/sqlite/', import.meta.url)
 
 export function openDatabase(dataDir: string, file = 'agentrouter.db'): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })

@@ -1,0 +1,116 @@
+/**
+ * @module The one asynchronous SQL interface every store uses, over two engines: SQLite
+ * (better-sqlite3, the embedded default) and PostgreSQL (node-postgres). SQL is written once, in
+ * the subset both engines share, with `?` placeholders (positional, an array of values) or
+ * `@name` placeholders (an object of values); the PostgreSQL engine rewrites them to `$n` once per
+ * statement text. Integers are microseconds (BIGINT, read as numbers), blobs are Buffers,
+ * booleans are INTEGER 0/1.
+ *
+ * A transaction runs its function with the transaction bound to the async context: every query a
+ * store makes inside it (however deep the call) runs in that transaction, so domain code keeps
+ * calling its stores as usual. On SQLite, which has one connection, a query outside the
+ * transaction waits until it commits rather than slip into it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { ApiError } from '../../shared/errors.ts'
+
+export type Params = readonly unknown[] | Readonly<Record<string, unknown>>
+export type Engine = 'sqlite' | 'postgres'
+
+export interface Queryable {
+  all<T>(sql: string, params?: Params): Promise<T[]>
+  get<T>(sql: string, params?: Params): Promise<T | undefined>
+  run(sql: string, params?: Params): Promise<{ changes: number }>
+}
+
+export interface TransactionOptions {
+  /**
+   * A name to serialize on across every process sharing the database (an advisory lock on
+   * PostgreSQL; SQLite's write transaction already is one).
+   */
+  lock?: string
+}
+
+export interface Sql extends Queryable {
+  readonly engine: Engine
+  /**
+   * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. A
+   * transaction begun inside another is a savepoint of it.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>
+  /** Whether the database answers a query: the readiness check. */
+  ping(): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** One open transaction on one connection, as the async context carries it. */
+export interface OpenTransaction extends Queryable {
+  /** Cleared when the transaction ends: a late query from its context goes the normal way. */
+  open: boolean
+  savepoints: number
+}
+
+/** Base of both engines: routes a query to the transaction in the async context, if any. */
+export abstract class BaseSql implements Sql {
+  abstract readonly engine: Engine
+  protected readonly context = new AsyncLocalStorage<OpenTransaction>()
+
+  /** The transaction the caller is inside, if it is still open. */
+  protected current(): OpenTransaction | undefined {
+    const tx = this.context.getStore()
+    return tx?.open ? tx : undefined
+  }
+
+  all<T>(sql: string, params?: Params): Promise<T[]> {
+    const tx = this.current()
+    return tx ? tx.all<T>(sql, params) : this.outside((q) => q.all<T>(sql, params))
+  }
+
+  get<T>(sql: string, params?: Params): Promise<T | undefined> {
+    const tx = this.current()
+    return tx ? tx.get<T>(sql, params) : this.outside((q) => q.get<T>(sql, params))
+  }
+
+  run(sql: string, params?: Params): Promise<{ changes: number }> {
+    const tx = this.current()
+    return tx ? tx.run(sql, params) : this.outside((q) => q.run(sql, params))
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const tx = this.current()
+    if (tx) return savepoint(tx, fn)
+    return this.begin(async (opened) => {
+      if (options.lock) await this.lock(opened, options.lock)
+      return this.context.run(opened, () => fn(opened))
+    })
+  }
+
+  /** Runs one query outside any transaction. */
+  protected abstract outside<T>(fn: (q: Queryable) => Promise<T>): Promise<T>
+  /** Opens a transaction, runs `fn` in it, commits or rolls back. */
+  protected abstract begin<T>(fn: (tx: OpenTransaction) => Promise<T>): Promise<T>
+  protected abstract lock(tx: OpenTransaction, name: string): Promise<void>
+  abstract ping(): Promise<boolean>
+  abstract close(): Promise<void>
+}
+
+async function savepoint<T>(tx: OpenTransaction, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  const name = `sp_${++tx.savepoints}`
+  await tx.run(`SAVEPOINT ${name}`)
+  try {
+    const result = await fn(tx)
+    await tx.run(`RELEASE SAVEPOINT ${name}`)
+    return result
+  } catch (err) {
+    await tx.run(`ROLLBACK TO SAVEPOINT ${name}`)
+    await tx.run(`RELEASE SAVEPOINT ${name}`)
+    throw err
+  }
+}
+
+/** The contract's `unavailable`, for a database that cannot be reached. */
+export function databaseUnavailable(cause: unknown): ApiError {
+  const err = new ApiError('unavailable', 'the database is unavailable; retry shortly')
+  ;(err as Error & { cause?: unknown }).cause = cause
+  return err
+}
