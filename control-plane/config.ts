@@ -13,6 +13,8 @@ import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/c
 export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_CONFIG_FILE: 'JSON file of variable → value (environment and flags win)',
   AGENTROUTER_DATA_DIR: 'SQLite database, root key, bootstrap-admin.key, dataplane.key (default ./data)',
+  AGENTROUTER_DATABASE_URL:
+    'postgres://… to keep all state in PostgreSQL (replicas share it; needs a configured root key); default: SQLite in the data dir',
   AGENTROUTER_CP_LISTEN: 'address to listen on (default 127.0.0.1:8080)',
   AGENTROUTER_PUBLIC_URL: 'how clients reach the control plane, used in URLs it hands out (default: none)',
   AGENTROUTER_ALLOWED_ORIGINS:
@@ -60,6 +62,8 @@ export interface OidcIssuerConfig {
 
 export interface ControlPlaneConfig {
   dataDir: string
+  /** `postgres://…`: every replica's state in PostgreSQL. Absent: SQLite in `dataDir`. */
+  databaseUrl: string | undefined
   listen: v.ListenAddress
   /** How clients reach this control plane; used in URLs it hands out. */
   publicUrl: string | undefined
@@ -103,8 +107,17 @@ export interface ControlPlaneConfig {
 export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlPlaneConfig {
   const logLevel = parseLogLevel(vars.AGENTROUTER_LOG_LEVEL)
   if (!logLevel) throw new v.ConfigError('AGENTROUTER_LOG_LEVEL', 'expected debug, info, warn or error')
+  const databaseUrl = parseDatabaseUrl(vars.AGENTROUTER_DATABASE_URL)
+  // A generated development root key lives in one machine's data directory: replicas sharing a
+  // database could not open each other's sealed data.
+  if (databaseUrl && !vars.AGENTROUTER_ROOT_KEY && !vars.AGENTROUTER_ROOT_KEY_FILE)
+    throw new v.ConfigError(
+      'AGENTROUTER_ROOT_KEY_FILE',
+      'required with AGENTROUTER_DATABASE_URL (or AGENTROUTER_ROOT_KEY): every replica must use the same root key',
+    )
   return {
     dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
+    databaseUrl,
     listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
     publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
     allowedOrigins: parseOrigins(vars),
@@ -137,6 +150,20 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
     secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
   }
+}
+
+/** `AGENTROUTER_DATABASE_URL`: a `postgres://` or `postgresql://` URL, or nothing (SQLite). */
+function parseDatabaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    throw new v.ConfigError('AGENTROUTER_DATABASE_URL', 'expected a postgres:// URL')
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw new v.ConfigError('AGENTROUTER_DATABASE_URL', 'expected a postgres:// URL')
+  return raw
 }
 
 /**

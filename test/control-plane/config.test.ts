@@ -1,13 +1,15 @@
 /**
  * The control plane's configuration: AGENTROUTER_ALLOWED_ORIGINS is a list of exact http(s)
  * origins, kept in the form browsers send in `Origin`; anything else stops start-up with a
- * message naming the variable.
+ * message naming the variable. AGENTROUTER_DATABASE_URL selects PostgreSQL, which needs a root key
+ * every replica shares.
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { loadControlPlaneConfig } from '../../control-plane/config.ts'
+import { ConfigError } from '../../shared/config.ts'
 import { REPO_ROOT, tempDir } from '../support/process.ts'
 
 describe('control plane configuration: AGENTROUTER_ALLOWED_ORIGINS', () => {
@@ -59,5 +61,41 @@ describe('control plane configuration: AGENTROUTER_ALLOWED_ORIGINS', () => {
     assert.equal(run.status, 2, run.stderr)
     assert.match(run.stderr, /AGENTROUTER_ALLOWED_ORIGINS: "https:\/\/evil\.example\/\*"/)
     assert.doesNotMatch(run.stdout, /listening/)
+  })
+})
+
+const ROOT_KEY = Buffer.alloc(32, 7).toString('base64')
+const load = (vars: Record<string, string>) => loadControlPlaneConfig(vars)
+
+describe('control plane configuration: the database', () => {
+  it('uses SQLite in the data directory when no database URL is set', () => {
+    assert.equal(load({}).databaseUrl, undefined)
+  })
+
+  it('takes a postgres:// URL when a root key is configured', () => {
+    const url = 'postgres://agentrouter@db.internal:5432/agentrouter'
+    assert.equal(load({ AGENTROUTER_DATABASE_URL: url, AGENTROUTER_ROOT_KEY: ROOT_KEY }).databaseUrl, url)
+    assert.equal(
+      load({ AGENTROUTER_DATABASE_URL: url, AGENTROUTER_ROOT_KEY_FILE: '/run/secrets/root.key' }).databaseUrl,
+      url,
+    )
+  })
+
+  it('refuses PostgreSQL without a configured root key, naming AGENTROUTER_ROOT_KEY_FILE', () => {
+    assert.throws(
+      () => load({ AGENTROUTER_DATABASE_URL: 'postgres://db/agentrouter' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /^AGENTROUTER_ROOT_KEY_FILE: required/.test(err.message),
+    )
+  })
+
+  it('refuses a database URL that is not postgres://, naming AGENTROUTER_DATABASE_URL', () => {
+    for (const bad of ['mysql://db/x', 'not a url', 'sqlite:///tmp/x.db']) {
+      assert.throws(
+        () => load({ AGENTROUTER_DATABASE_URL: bad, AGENTROUTER_ROOT_KEY: ROOT_KEY }),
+        (err: unknown) => err instanceof ConfigError && err.message.startsWith('AGENTROUTER_DATABASE_URL:'),
+        bad,
+      )
+    }
   })
 })
