@@ -1,4 +1,4 @@
--- PostgreSQL: the same as ../sqlite/003_log_head.sql.
+-- PostgreSQL: the same as ../sqlite/004_log_head.sql.
 -- The head of the log: one row whose cursor every write that appends to the log advances inside
 -- its own transaction (UPDATE ... SET cursor = GREATEST(cursor + 1, now)). The row lock
 -- serializes appenders, so cursors are handed out in commit order with no gap a reader could pass.
