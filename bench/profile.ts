@@ -104,9 +104,9 @@ async function startControlPlane(
 }
 
 /** A data directory whose log holds 1M revocations (built once, then copied). */
-function dataDirWith1m(): string {
+async function dataDirWith1m(): Promise<string> {
   const template = join(REPO_ROOT, '.tmp/profile-1m-template')
-  if (!existsSync(join(template, 'agentrouter.db'))) insertRevocations(template, 1_000_000)
+  if (!existsSync(join(template, 'agentrouter.db'))) await insertRevocations(template, 1_000_000)
   const dir = tempDir('agentrouter-profile-')
   cpSync(template, dir, { recursive: true })
   return dir
@@ -180,7 +180,7 @@ async function profileProxy(
 
 async function profileControlPlane(what: 'cp-snapshot' | 'cp-writes'): Promise<string> {
   pin(process.pid, corePlan()?.load)
-  const { cp, url, adminKey } = await startControlPlane(dataDirWith1m())
+  const { cp, url, adminKey } = await startControlPlane(await dataDirWith1m())
   if (what === 'cp-snapshot') {
     const admin = new Client({ baseUrl: url, apiKey: adminKey, timeoutMs: 120_000 })
     const t0 = performance.now()

@@ -62,7 +62,7 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
     }
 
     const insertStart = performance.now()
-    const firstCursor = insertRevocations(dataDir, rows)
+    const firstCursor = await insertRevocations(dataDir, rows)
     const insertMs = performance.now() - insertStart
 
     const cpStart = performance.now()

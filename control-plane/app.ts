@@ -37,9 +37,9 @@ import { KeyRing } from './signing/key-ring.ts'
 import { TokenIssuer } from './signing/token-issuer.ts'
 import { AiKeyStore } from './store/aikeys.ts'
 import { CredentialStore } from './store/credentials.ts'
-import { openDatabase } from './store/db.ts'
 import { KekStore } from './store/keks.ts'
 import { LoginStateStore } from './store/login-states.ts'
+import { openStore } from './store/open.ts'
 import { RevocationStore } from './store/revocations.ts'
 import { SecretStore } from './store/secrets.ts'
 import { SettingsStore } from './store/settings.ts'
@@ -62,7 +62,11 @@ export async function startControlPlane(
   config: ControlPlaneConfig,
   log: Logger = createLogger({ level: config.logLevel }),
 ): Promise<RunningControlPlane> {
-  const db = openDatabase(config.dataDir)
+  const db = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onIdleError: (err) => log.warn('an idle database connection failed', { err }),
+  })
   const rootKey = loadRootKey({ ...config.rootKey, dataDir: config.dataDir })
   if (rootKey.source === 'generated' || rootKey.source === 'development-file') {
     log.warn(
@@ -73,9 +77,9 @@ export async function startControlPlane(
     )
   }
   const settings = new SettingsStore(db)
-  const knownCheck = settings.get('root_key_check')
-  if (knownCheck === undefined) settings.set('root_key_check', rootKey.checkValue)
-  else if (knownCheck !== rootKey.checkValue) {
+  // The first replica to start records its root key's check value; every later one compares.
+  const knownCheck = await settings.setIfAbsent('root_key_check', rootKey.checkValue)
+  if (knownCheck !== rootKey.checkValue) {
     log.error('the root key is not the one this data was written with: sealed data will not open', {
       expected_check: knownCheck,
       actual_check: rootKey.checkValue,
@@ -103,7 +107,7 @@ export async function startControlPlane(
   })
   await verifier.setKeySet({ keys: keyRing.publishedKeys() })
 
-  const revocations = new RevocationLog(new RevocationStore(db))
+  const revocations = await RevocationLog.open(new RevocationStore(db))
   const tokens = new TokenIssuer(keyRing, config.tokens)
   const pageTokens = new PageTokens(rootKey.key)
   const identities = new Identities(tenancyStore, config.oidc)
@@ -115,7 +119,7 @@ export async function startControlPlane(
     rootKey.key,
     config.tokens.apiKeyTtlMs,
   )
-  apiKeys.forgetExpiredSecrets()
+  await apiKeys.forgetExpiredSecrets()
   const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
@@ -123,11 +127,11 @@ export async function startControlPlane(
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore)
   const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)
-  keks.load()
+  await keks.load()
   const secretStore = new SecretStore(db)
   const secrets = new Secrets(secretStore, keks, pageTokens, config.secrets, log)
   secrets.on('read', (outcome) => metrics.secretValueReads.inc({ outcome }))
-  secrets.sweepExpired()
+  await secrets.sweepExpired()
   const kekRotation = new KekRotation(keks, secretStore, log)
   const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations)
 
@@ -239,8 +243,8 @@ export async function startControlPlane(
       })
       await devIdp?.close()
       await kekRotation.settled()
-      lastUsed.close()
-      db.close()
+      await lastUsed.close()
+      await db.close()
     },
   }
 }

@@ -57,12 +57,14 @@ export function createMetrics(deps: { dataplanes: DataplaneRegistry; revocations
       help: 'Age of the oldest revocation each connected dataplane has not acknowledged',
       labelNames: ['dataplane'] as const,
       registers: [registry],
-      collect() {
-        this.reset()
+      async collect() {
+        const lags: Array<[string, number]> = []
         for (const dp of deps.dataplanes.list()) {
-          const oldest = deps.revocations.oldestAfter(dp.appliedCursor)
-          this.set({ dataplane: dp.name }, oldest === undefined ? 0 : (Date.now() * 1000 - oldest) / 1e6)
+          const oldest = await deps.revocations.oldestAfter(dp.appliedCursor)
+          lags.push([dp.name, oldest === undefined ? 0 : (Date.now() * 1000 - oldest) / 1e6])
         }
+        this.reset()
+        for (const [dataplane, lag] of lags) this.set({ dataplane }, lag)
       },
     }),
     secretValueReads: new Counter({

@@ -50,18 +50,18 @@ export class AiKeys {
     this.#secrets = secrets
     this.#tenancy = tenancy
     this.#revocations = revocations
-    secrets.addValueGuard((secret) => {
+    secrets.addValueGuard(async (secret) => {
       if (secret.realm !== BYOK_REALM || secret.user_id !== SYSTEM_OWNER) return
-      const key = this.#store.byId(secret.name)
+      const key = await this.#store.byId(secret.name)
       if (key?.revoked_at != null) throw new ApiError('permission_denied', `AI key ${key.id} is revoked`)
     })
   }
 
-  register(caller: AiKeyCaller, scope: ProjectScope, input: RegisterInput): AiKey {
-    requireMayRegister(this.#standing(caller, scope), input.userScope)
+  async register(caller: AiKeyCaller, scope: ProjectScope, input: RegisterInput): Promise<AiKey> {
+    requireMayRegister(await this.#standing(caller, scope), input.userScope)
     const id = newId('aiKey')
-    const row = this.#store.transaction(() => {
-      const secret = this.#secrets.put(SYSTEM_OWNER, BYOK_REALM, id, input.secret, {
+    const row = await this.#store.transaction(async () => {
+      const secret = await this.#secrets.put(SYSTEM_OWNER, BYOK_REALM, id, input.secret, {
         description: `${input.provider} key "${input.name}" of project ${scope.project.id}`,
         tags: { ai_key_id: id, provider: input.provider, project_id: scope.project.id },
       })
@@ -80,68 +80,72 @@ export class AiKeys {
         updated_at: now,
         revoked_at: null,
       }
-      this.#store.insert(row)
+      await this.#store.insert(row)
       return row
     })
     return view(row)
   }
 
-  get(caller: AiKeyCaller, scope: ProjectScope, id: string): AiKey {
-    const standing = this.#standing(caller, scope)
+  async get(caller: AiKeyCaller, scope: ProjectScope, id: string): Promise<AiKey> {
+    const standing = await this.#standing(caller, scope)
     requireAccess(standing)
-    const key = this.#find(scope, id)
+    const key = await this.#find(scope, id)
     requireMaySee(standing, key)
     return view(key)
   }
 
   /** The project's keys plus the caller's own user-scoped keys, revoked ones included. */
-  list(caller: AiKeyCaller, scope: ProjectScope): AiKey[] {
-    const standing = this.#standing(caller, scope)
+  async list(caller: AiKeyCaller, scope: ProjectScope): Promise<AiKey[]> {
+    const standing = await this.#standing(caller, scope)
     requireAccess(standing)
-    return this.#store.visibleTo(scope.project.id, caller.identityId).map(view)
+    return (await this.#store.visibleTo(scope.project.id, caller.identityId)).map(view)
   }
 
   /** Revokes a key for good; revoking it again answers with the same entry. */
-  revoke(caller: AiKeyCaller, scope: ProjectScope, id: string): { key: AiKey; cursor: number } {
-    const standing = this.#standing(caller, scope)
+  async revoke(
+    caller: AiKeyCaller,
+    scope: ProjectScope,
+    id: string,
+  ): Promise<{ key: AiKey; cursor: number }> {
+    const standing = await this.#standing(caller, scope)
     requireAccess(standing)
-    const key = this.#find(scope, id)
+    const key = await this.#find(scope, id)
     requireMayRevoke(standing, key)
-    const { row: entry } = this.#revocations.revoke(
+    const { row: entry } = await this.#revocations.revoke(
       {
         jti: key.id,
         kind: 'ai_key',
         expiresAt: nowMicros() + REVOCATION_ENTRY_TTL_MICROS,
         reason: `AI key revoked by ${caller.identityId}`,
       },
-      (revokedAt) => {
-        this.#store.markRevoked(key.id, revokedAt)
-        this.#secrets.shred(key.secret_id)
+      async (revokedAt) => {
+        await this.#store.markRevoked(key.id, revokedAt)
+        await this.#secrets.shred(key.secret_id)
       },
     )
-    return { key: view(this.#store.byId(key.id)!), cursor: entry.revoked_at }
+    return { key: view((await this.#store.byId(key.id))!), cursor: entry.revoked_at }
   }
 
   /**
    * The key that serves `identityId` in the project for `provider`, with its plaintext:
    * `permission_denied` when the identity is not a member, `failed_precondition` when no key applies.
    */
-  resolve(
+  async resolve(
     reader: PlaintextReader,
     identityId: string,
     scope: ProjectScope,
     provider: Provider,
-  ): { key: AiKey; secret: string } {
+  ): Promise<{ key: AiKey; secret: string }> {
     const projectId = scope.project.id
-    if (this.#tenancy.role(projectId, identityId) === undefined) {
+    if ((await this.#tenancy.role(projectId, identityId)) === undefined) {
       throw new ApiError(
         'permission_denied',
         `identity ${identityId} is not a member of project ${projectId}`,
       )
     }
     const key =
-      this.#store.activeUserKey(projectId, provider, identityId) ??
-      this.#store.activeProjectKey(projectId, provider)
+      (await this.#store.activeUserKey(projectId, provider, identityId)) ??
+      (await this.#store.activeProjectKey(projectId, provider))
     if (!key) {
       throw new ApiError(
         'failed_precondition',
@@ -149,17 +153,17 @@ export class AiKeys {
         [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: projectId }],
       )
     }
-    return { key: view(key), secret: this.#secrets.plaintextFor(key.secret_id, reader) }
+    return { key: view(key), secret: await this.#secrets.plaintextFor(key.secret_id, reader) }
   }
 
-  #standing(caller: AiKeyCaller, scope: ProjectScope): Standing {
+  async #standing(caller: AiKeyCaller, scope: ProjectScope): Promise<Standing> {
     const projectId = scope.project.id
-    return { caller, projectId, role: this.#tenancy.role(projectId, caller.identityId) }
+    return { caller, projectId, role: await this.#tenancy.role(projectId, caller.identityId) }
   }
 
   /** A key of this project; `not_found` when there is none (or it belongs to another project). */
-  #find(scope: ProjectScope, id: string): AiKeyRow {
-    const key = this.#store.byId(id)
+  async #find(scope: ProjectScope, id: string): Promise<AiKeyRow> {
+    const key = await this.#store.byId(id)
     if (!key || key.project_id !== scope.project.id) {
       throw new ApiError('not_found', `AI key ${id} not found in project ${scope.project.id}`)
     }

@@ -33,7 +33,7 @@ export class Authenticator {
   }
 
   /** Verifies `token`; every bad credential is `unauthenticated` with the same vague message. */
-  authenticate(token: string | undefined): Principal {
+  async authenticate(token: string | undefined): Promise<Principal> {
     if (!token) {
       this.onRefused('missing')
       throw new ApiError('unauthenticated', 'a credential is required: Authorization: Bearer <token>')
@@ -42,7 +42,7 @@ export class Authenticator {
     if (!outcome.ok) this.#refuse(outcome.reason)
     const { claims } = outcome
     if (this.revocations.isRevoked(claims.jti)) this.#refuse('revoked')
-    const identity = this.identities.find(claims.sub)
+    const identity = await this.identities.find(claims.sub)
     if (!identity) this.#refuse('unknown_identity')
     if (claims.use === 'api_key') this.lastUsed.touch(claims.jti, nowMicros())
     return { claims, identity, isAdmin: isAdmin(claims, identity) }

@@ -40,7 +40,7 @@ export class Router {
       const principal =
         spec.persona === 'public'
           ? undefined
-          : this.auth.authenticate(
+          : await this.auth.authenticate(
               Authenticator.tokenOf({
                 authorization: c.req.header('authorization'),
                 cookie: c.req.header('cookie'),

@@ -86,7 +86,7 @@ export class RevocationStream {
     this.#wss.close()
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
@@ -94,7 +94,7 @@ export class RevocationStream {
         throw new ApiError('not_found', `no WebSocket endpoint at ${url.pathname}`)
       // A machine interface: only a bearer. The session cookie is never read here, so no page
       // a logged-in admin visits can open the stream with it (WebSockets have no CORS).
-      const principal = this.auth.authenticate(tokenFromAuthorization(req.headers.authorization))
+      const principal = await this.auth.authenticate(tokenFromAuthorization(req.headers.authorization))
       requirePersona(principal, 'revocations')
       const query = parseOrThrow(RevocationStreamQuery, Object.fromEntries(url.searchParams), 'query')
       const since = parseCursor(query.since || undefined)
@@ -145,12 +145,20 @@ export class RevocationStream {
       setTimeout(() => this.#catchUp(sub), 5)
       return
     }
-    const rows = this.revocations.after(sub.sent, BACKLOG_PAGE)
-    for (const row of rows) this.#sendRow(sub, row, revocationMessage(row))
-    // Reading the last page and switching to live happen in one tick: nothing appended in
-    // between can be missed, since appends run on this same thread.
-    if (rows.length < BACKLOG_PAGE) sub.catchingUp = false
-    else setImmediate(() => this.#catchUp(sub))
+    this.revocations
+      .after(sub.sent, BACKLOG_PAGE)
+      .then((rows) => {
+        for (const row of rows) this.#sendRow(sub, row, revocationMessage(row))
+        // The read is asynchronous: an entry appended while it ran may be missing from it. Going
+        // live happens in the tick that finds the head no further than what was sent; otherwise
+        // read again.
+        if (rows.length < BACKLOG_PAGE && this.revocations.head <= sub.sent) sub.catchingUp = false
+        else setImmediate(() => this.#catchUp(sub))
+      })
+      .catch((err) => {
+        this.log.warn('stream catch-up read failed: retrying', { dataplane: sub.id, err })
+        setTimeout(() => this.#catchUp(sub), 1_000).unref()
+      })
   }
 
   #publish(row: RevocationRow): void {

@@ -23,27 +23,34 @@ export async function bootstrap(deps: {
 }): Promise<{ adminKeyFile: string; dataplaneKeyFile: string; created: boolean }> {
   const adminKeyFile = join(deps.dataDir, BOOTSTRAP_ADMIN_KEY_FILE)
   const dataplaneKeyFile = join(deps.dataDir, DATAPLANE_KEY_FILE)
-  if (deps.settings.get('bootstrapped_at')) return { adminKeyFile, dataplaneKeyFile, created: false }
+  // Once across every replica starting at the same time: the check, the keys and the flag are
+  // one transaction holding the bootstrap lock, so a replica that waited finds the flag set.
+  const created = await deps.settings.exclusive('agentrouter.bootstrap', async () => {
+    if (await deps.settings.get('bootstrapped_at')) return false
 
-  const admin = deps.identities.createService('bootstrap-admin', true)
-  // The root of trust: nothing minted these, so they carry their types' every scope.
-  const minterScopes = new Set<string>(ALL_SCOPES)
-  const adminKey = await deps.apiKeys.issue(admin, {
-    name: 'bootstrap-admin',
-    type: 'KEY_TYPE_ADMIN',
-    minterScopes,
+    const admin = await deps.identities.createService('bootstrap-admin', true)
+    // The root of trust: nothing minted these, so they carry their types' every scope.
+    const minterScopes = new Set<string>(ALL_SCOPES)
+    const adminKey = await deps.apiKeys.issue(admin, {
+      name: 'bootstrap-admin',
+      type: 'KEY_TYPE_ADMIN',
+      minterScopes,
+    })
+    const dataplane = await deps.identities.createService('local-dataplane', false)
+    const dataplaneKey = await deps.apiKeys.issue(dataplane, {
+      name: 'local-dataplane',
+      type: 'KEY_TYPE_DATAPLANE',
+      minterScopes,
+    })
+    // Written before the commit: a crash in between leaves files naming keys that do not exist,
+    // and the next start bootstraps again and overwrites them; the other order could lose them.
+    writeFileSync(adminKeyFile, `${adminKey.secret}\n`, { mode: 0o600 })
+    writeFileSync(dataplaneKeyFile, `${dataplaneKey.secret}\n`, { mode: 0o600 })
+    await deps.settings.set('bootstrapped_at', new Date().toISOString())
+    return true
   })
-  writeFileSync(adminKeyFile, `${adminKey.secret}\n`, { mode: 0o600 })
+  if (!created) return { adminKeyFile, dataplaneKeyFile, created: false }
 
-  const dataplane = deps.identities.createService('local-dataplane', false)
-  const dataplaneKey = await deps.apiKeys.issue(dataplane, {
-    name: 'local-dataplane',
-    type: 'KEY_TYPE_DATAPLANE',
-    minterScopes,
-  })
-  writeFileSync(dataplaneKeyFile, `${dataplaneKey.secret}\n`, { mode: 0o600 })
-
-  deps.settings.set('bootstrapped_at', new Date().toISOString())
   deps.log.info('bootstrapped: admin and dataplane keys written (mode 0600)', {
     admin_key_file: adminKeyFile,
     dataplane_key_file: dataplaneKeyFile,

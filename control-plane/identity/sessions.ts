@@ -21,13 +21,18 @@ export class Sessions {
     const id = newId('session')
     const now = nowMicros()
     const issued = await this.tokens.session(identity, id, now, now + this.ttlMs * 1000)
-    this.store.insertSession({ id, identity_id: identity.id, created_at: now, expires_at: issued.expiresAt })
+    await this.store.insertSession({
+      id,
+      identity_id: identity.id,
+      created_at: now,
+      expires_at: issued.expiresAt,
+    })
     return { id, token: issued.token, expiresAt: issued.expiresAt }
   }
 
   /** Revokes the session; answers with the revocation's cursor. */
-  close(sessionId: string, expiresAtSec: number): number {
-    const { row } = this.revocations.revoke(
+  async close(sessionId: string, expiresAtSec: number): Promise<number> {
+    const { row } = await this.revocations.revoke(
       { jti: sessionId, kind: 'session', expiresAt: expiresAtSec * 1e6, reason: 'logged out' },
       (revokedAt) => this.store.markSessionRevoked(sessionId, revokedAt),
     )

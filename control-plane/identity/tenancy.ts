@@ -11,6 +11,7 @@ import type { Identity, Role } from '../../shared/contract/me.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
+import { isUniqueViolation } from '../store/sql.ts'
 import type { CustomerRow, IdentityRow, MembershipRow, ProjectRow, TenancyStore } from '../store/tenancy.ts'
 
 export interface ProjectScope {
@@ -34,19 +35,19 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
     super()
   }
 
-  createCustomer(name: string): CustomerRow {
+  async createCustomer(name: string): Promise<CustomerRow> {
     const row = { id: newId('customer'), name, created_at: nowMicros() }
-    this.store.insertCustomer(row)
+    await this.store.insertCustomer(row)
     return row
   }
 
-  createProject(customerId: string, name: string): ProjectRow {
-    const customer = this.customer(customerId)
+  async createProject(customerId: string, name: string): Promise<ProjectRow> {
+    const customer = await this.customer(customerId)
     const row = { id: newId('project'), customer_id: customer.id, name, created_at: nowMicros() }
     try {
-      this.store.insertProject(row)
+      await this.store.insertProject(row)
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      if (isUniqueViolation(err)) {
         throw new ApiError('already_exists', `customer ${customer.id} already has a project named "${name}"`)
       }
       throw err
@@ -54,16 +55,16 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
     return row
   }
 
-  customer(id: string): CustomerRow {
-    const row = isId('customer', id) ? this.store.customer(id) : undefined
+  async customer(id: string): Promise<CustomerRow> {
+    const row = isId('customer', id) ? await this.store.customer(id) : undefined
     if (!row) throw new ApiError('not_found', `customer ${id} not found`)
     return row
   }
 
   /** The project `projectId` under `customerId`; `not_found` when either is unknown or they do not match. */
-  project(customerId: string, projectId: string): ProjectScope {
-    const customer = this.customer(customerId)
-    const project = isId('project', projectId) ? this.store.project(projectId) : undefined
+  async project(customerId: string, projectId: string): Promise<ProjectScope> {
+    const customer = await this.customer(customerId)
+    const project = isId('project', projectId) ? await this.store.project(projectId) : undefined
     if (!project || project.customer_id !== customer.id) {
       throw new ApiError('not_found', `project ${projectId} not found under customer ${customer.id}`)
     }
@@ -80,11 +81,11 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
   }
 
   /** Resolves `-` segments to the identity's default customer and project. */
-  scopeFor(
+  async scopeFor(
     identity: IdentityRow,
     customerSegment: string | undefined,
     projectSegment: string | undefined,
-  ): ProjectScope {
+  ): Promise<ProjectScope> {
     const customerId = wantsDefault(customerSegment) ? identity.default_customer_id : customerSegment
     const projectId = wantsDefault(projectSegment) ? identity.default_project_id : projectSegment
     if (!customerId || !projectId) {
@@ -96,8 +97,8 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
     return this.project(customerId, projectId)
   }
 
-  role(projectId: string, identityId: string): Role | undefined {
-    return this.store.member(projectId, identityId)?.role
+  async role(projectId: string, identityId: string): Promise<Role | undefined> {
+    return (await this.store.member(projectId, identityId))?.role
   }
 
   /**
@@ -105,30 +106,30 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
    * role is announced (no role gates provider-key resolution today, but whatever was cached
    * under the old role is not kept past it).
    */
-  setMember(scope: ProjectScope, identity: IdentityRow, role: Role): MembershipRow {
+  async setMember(scope: ProjectScope, identity: IdentityRow, role: Role): Promise<MembershipRow> {
     const row: MembershipRow = {
       project_id: scope.project.id,
       identity_id: identity.id,
       role,
       created_at: nowMicros(),
     }
-    const previous = this.store.transaction(() => {
-      const previous = this.store.member(scope.project.id, identity.id)?.role
-      this.store.upsertMember(row)
+    const previous = await this.store.transaction(async () => {
+      const previous = (await this.store.member(scope.project.id, identity.id))?.role
+      await this.store.upsertMember(row)
       if (!identity.default_project_id)
-        this.store.setDefaults(identity.id, scope.customer.id, scope.project.id)
+        await this.store.setDefaults(identity.id, scope.customer.id, scope.project.id)
       return previous
     })
     if (previous !== undefined && previous !== role) this.#changed(scope, identity)
-    return this.store.member(scope.project.id, identity.id)!
+    return (await this.store.member(scope.project.id, identity.id))!
   }
 
-  removeMember(scope: ProjectScope, identity: IdentityRow): boolean {
-    const removed = this.store.transaction(() => {
-      const removed = this.store.deleteMember(scope.project.id, identity.id)
+  async removeMember(scope: ProjectScope, identity: IdentityRow): Promise<boolean> {
+    const removed = await this.store.transaction(async () => {
+      const removed = await this.store.deleteMember(scope.project.id, identity.id)
       if (removed && identity.default_project_id === scope.project.id) {
-        const next = this.store.membershipsOf(identity.id)[0]
-        this.store.setDefaults(identity.id, next?.customer_id ?? null, next?.project_id ?? null)
+        const next = (await this.store.membershipsOf(identity.id))[0]
+        await this.store.setDefaults(identity.id, next?.customer_id ?? null, next?.project_id ?? null)
       }
       return removed
     })
@@ -145,7 +146,8 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
   }
 
   /** The contract's view of an identity, memberships included. */
-  view(identity: IdentityRow): Identity {
+  async view(identity: IdentityRow): Promise<Identity> {
+    const memberships = await this.store.membershipsOf(identity.id)
     return {
       id: identity.id,
       email: identity.email,
@@ -156,7 +158,7 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
       kind: identity.kind,
       default_customer_id: identity.default_customer_id ?? '',
       default_project_id: identity.default_project_id ?? '',
-      memberships: this.store.membershipsOf(identity.id).map((m) => ({
+      memberships: memberships.map((m) => ({
         customer_id: m.customer_id,
         customer_name: m.customer_name,
         project_id: m.project_id,

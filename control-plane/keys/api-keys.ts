@@ -15,6 +15,7 @@ import { open, seal } from '../crypto/seal.ts'
 import type { RevocationLog } from '../revocations/log.ts'
 import type { TokenIssuer } from '../signing/token-issuer.ts'
 import type { ApiKeyRow, CredentialStore } from '../store/credentials.ts'
+import { isUniqueViolation } from '../store/sql.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
 
 /** How long a retried issue with the same idempotency key gets the secret again. */
@@ -51,7 +52,7 @@ export class ApiKeys {
   async issue(identity: IdentityRow, request: IssueRequest): Promise<IssuedKey> {
     const now = nowMicros()
     // Before a replay is looked up, so a retry past the window finds no secret to hand back.
-    this.forgetExpiredSecrets(now)
+    await this.forgetExpiredSecrets(now)
     const scopes = grantedScopes(request.type, request.minterScopes)
     // A narrowed grant is part of the request, so a retry by a credential holding less never gets
     // back a key minted with more; a full grant hashes as it always has.
@@ -60,7 +61,7 @@ export class ApiKeys {
       .update(JSON.stringify([request.name, request.type, ...(narrowed ? [scopes] : [])]))
       .digest('base64url')
     if (request.idempotencyKey) {
-      const replay = this.#replay(identity.id, request.idempotencyKey, requestHash)
+      const replay = await this.#replay(identity.id, request.idempotencyKey, requestHash)
       if (replay) return replay
     }
     const id = newId('apiKey')
@@ -82,11 +83,11 @@ export class ApiKeys {
         : null,
     }
     try {
-      this.store.insertKey(row)
+      await this.store.insertKey(row)
     } catch (err) {
       // A concurrent request with the same idempotency key won the race: answer as it did.
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && request.idempotencyKey) {
-        const replay = this.#replay(identity.id, request.idempotencyKey, requestHash)
+      if (isUniqueViolation(err) && request.idempotencyKey) {
+        const replay = await this.#replay(identity.id, request.idempotencyKey, requestHash)
         if (replay) return replay
       }
       throw err
@@ -95,17 +96,17 @@ export class ApiKeys {
   }
 
   /** Deletes the sealed secrets of keys issued longer ago than the idempotency window. */
-  forgetExpiredSecrets(now = nowMicros()): number {
+  forgetExpiredSecrets(now = nowMicros()): Promise<number> {
     return this.store.forgetSealedSecrets(now - IDEMPOTENCY_WINDOW_MS * 1000)
   }
 
-  list(
+  async list(
     identityId: string,
     pageSize: number,
     pageToken: string | undefined,
-  ): { keys: ApiKey[]; nextPageToken: string } {
+  ): Promise<{ keys: ApiKey[]; nextPageToken: string }> {
     const after = pageToken ? this.pageTokens.decode<{ after: string }>('api-keys', pageToken).after : ''
-    const rows = this.store.keysOf(identityId, after, pageSize + 1)
+    const rows = await this.store.keysOf(identityId, after, pageSize + 1)
     const more = rows.length > pageSize
     const page = more ? rows.slice(0, pageSize) : rows
     return {
@@ -118,29 +119,33 @@ export class ApiKeys {
    * Revokes one of the identity's keys. Someone else's key, or no key, is `not_found` alike, so
    * the answer never tells whether a key id exists.
    */
-  revoke(identityId: string, keyId: string): { key: ApiKey; cursor: number } {
-    const row = this.store.key(keyId)
+  async revoke(identityId: string, keyId: string): Promise<{ key: ApiKey; cursor: number }> {
+    const row = await this.store.key(keyId)
     if (!row || row.identity_id !== identityId) throw new ApiError('not_found', `key ${keyId} not found`)
     return this.#revoke(row, 'revoked by its owner')
   }
 
   /** Revokes any key, whoever owns it (the Admin persona); `not_found` when there is none. */
-  revokeAny(keyId: string, reason: string): { key: ApiKey; cursor: number } {
-    const row = this.store.key(keyId)
+  async revokeAny(keyId: string, reason: string): Promise<{ key: ApiKey; cursor: number }> {
+    const row = await this.store.key(keyId)
     if (!row) throw new ApiError('not_found', `key ${keyId} not found`)
     return this.#revoke(row, reason)
   }
 
-  #revoke(row: ApiKeyRow, reason: string): { key: ApiKey; cursor: number } {
-    const { row: entry } = this.revocations.revoke(
+  async #revoke(row: ApiKeyRow, reason: string): Promise<{ key: ApiKey; cursor: number }> {
+    const { row: entry } = await this.revocations.revoke(
       { jti: row.id, kind: 'api_key', expiresAt: row.expires_at, reason },
       (revokedAt) => this.store.markKeyRevoked(row.id, revokedAt),
     )
-    return { key: view(this.store.key(row.id)!), cursor: entry.revoked_at }
+    return { key: view((await this.store.key(row.id))!), cursor: entry.revoked_at }
   }
 
-  #replay(identityId: string, idempotencyKey: string, requestHash: string): IssuedKey | undefined {
-    const existing = this.store.keyByIdempotency(identityId, idempotencyKey)
+  async #replay(
+    identityId: string,
+    idempotencyKey: string,
+    requestHash: string,
+  ): Promise<IssuedKey | undefined> {
+    const existing = await this.store.keyByIdempotency(identityId, idempotencyKey)
     if (!existing) return undefined
     if (existing.request_hash !== requestHash) {
       throw invalidArgument('idempotency_key', 'was already used with a different request')

@@ -12,7 +12,7 @@ export class LastUsed {
     private readonly store: CredentialStore,
     flushEveryMs = 5_000,
   ) {
-    this.#timer = setInterval(() => this.flush(), flushEveryMs)
+    this.#timer = setInterval(() => void this.flush(), flushEveryMs)
     this.#timer.unref()
   }
 
@@ -20,15 +20,20 @@ export class LastUsed {
     this.#pending.set(keyId, atMicros)
   }
 
-  flush(): void {
+  /** Writes the uses seen since the last flush; a failed write (database away) is retried next time. */
+  async flush(): Promise<void> {
     if (this.#pending.size === 0) return
     const batch = this.#pending
     this.#pending = new Map()
-    this.store.touchKeys(batch)
+    try {
+      await this.store.touchKeys(batch)
+    } catch {
+      for (const [id, at] of batch) if ((this.#pending.get(id) ?? 0) < at) this.#pending.set(id, at)
+    }
   }
 
-  close(): void {
+  close(): Promise<void> {
     clearInterval(this.#timer)
-    this.flush()
+    return this.flush()
   }
 }

@@ -24,7 +24,7 @@ export function startLoginStatePurge(store: LoginStateStore, periodMs: number, l
       let deleted = 0
       for (;;) {
         if (stopped) return
-        const n = store.purgeExpired(nowMicros(), PURGE_BATCH)
+        const n = await store.purgeExpired(nowMicros(), PURGE_BATCH)
         deleted += n
         if (n < PURGE_BATCH) break
         await new Promise((resolve) => setImmediate(resolve))

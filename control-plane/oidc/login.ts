@@ -66,7 +66,7 @@ export class OidcLogin {
     const state = randomBytes(24).toString('base64url')
     const nonce = randomBytes(24).toString('base64url')
     const now = nowMicros()
-    const outcome = this.states.insertWithinCaps(
+    const outcome = await this.states.insertWithinCaps(
       {
         state,
         issuer_alias: alias,
@@ -93,7 +93,7 @@ export class OidcLogin {
   }
 
   async finish(request: LoginFinish): Promise<{ identity: IdentityRow; created: boolean }> {
-    const pending = this.states.take(request.state)
+    const pending = await this.states.take(request.state)
     if (!pending || pending.expires_at <= nowMicros()) {
       throw invalidArgument('state', 'is unknown, expired or already used: start the login again')
     }

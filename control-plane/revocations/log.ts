@@ -45,13 +45,18 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   readonly #clock: () => number
 
   /** `clock` (microseconds) is injectable so tests can put many revocations on one tick. */
-  constructor(store: RevocationStore, clock: () => number = nowMicros) {
+  private constructor(store: RevocationStore, clock: () => number, head: number, live: Iterable<string>) {
     super()
     this.setMaxListeners(0)
     this.#store = store
     this.#clock = clock
-    this.#head = store.head()
-    for (const jti of store.liveJtis(clock())) this.#revoked.add(jti)
+    this.#head = head
+    for (const jti of live) this.#revoked.add(jti)
+  }
+
+  /** The log over `store`, with its head and the live revoked JTIs loaded. */
+  static async open(store: RevocationStore, clock: () => number = nowMicros): Promise<RevocationLog> {
+    return new RevocationLog(store, clock, await store.head(), await store.liveJtis(clock()))
   }
 
   /** The newest cursor, in microseconds; 0 when nothing was ever revoked. */
@@ -68,16 +73,20 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
    * timestamp) in the same transaction.
    * Revoking an already revoked JTI changes nothing and answers with the existing entry.
    */
-  revoke(
+  async revoke(
     request: RevocationRequest,
-    alongside?: (revokedAt: number) => void,
-  ): { row: RevocationRow; created: boolean } {
+    alongside?: (revokedAt: number) => Promise<void>,
+  ): Promise<{ row: RevocationRow; created: boolean }> {
     let created = false
-    const row = this.#store.transaction((): RevocationRow => {
-      const existing = this.#store.find(request.jti)
+    const row = await this.#store.transaction(async (): Promise<RevocationRow> => {
+      const existing = await this.#store.find(request.jti)
       if (existing) return existing
-      const revokedAt = Math.max(this.#clock(), this.#head + 1)
-      alongside?.(revokedAt)
+      // Advancing the head takes its row lock: another writer revoking the same JTI has
+      // committed by now, and a second look finds its entry.
+      const revokedAt = await this.#store.nextCursor(this.#clock())
+      const raced = await this.#store.find(request.jti)
+      if (raced) return raced
+      await alongside?.(revokedAt)
       const fresh: RevocationRow = {
         jti: request.jti,
         kind: request.kind,
@@ -85,12 +94,12 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
         expires_at: request.expiresAt,
         reason: request.reason,
       }
-      this.#store.insert(fresh)
+      await this.#store.insert(fresh)
       created = true
       return fresh
     })
     if (created) {
-      this.#head = row.revoked_at
+      this.#head = Math.max(this.#head, row.revoked_at)
       this.#revoked.add(row.jti)
       this.emit('appended', row)
     }
@@ -98,7 +107,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   }
 
   /** Entries after `since` (exclusive), oldest first, at most `limit`. */
-  after(since: number, limit: number): RevocationRow[] {
+  after(since: number, limit: number): Promise<RevocationRow[]> {
     return this.#store.after(since, limit)
   }
 
@@ -107,7 +116,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
     return this.#store.snapshot()
   }
 
-  countAfter(since: number): number {
+  countAfter(since: number): Promise<number> {
     return this.#store.countAfter(since)
   }
 
@@ -115,7 +124,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
    * When the oldest entry after `cursor` was revoked (microseconds), or `undefined` when the
    * cursor is at the head: how far behind a dataplane that applied `cursor` is.
    */
-  oldestAfter(cursor: number): number | undefined {
-    return cursor < this.#head ? this.#store.after(cursor, 1)[0]?.revoked_at : undefined
+  async oldestAfter(cursor: number): Promise<number | undefined> {
+    return cursor < this.#head ? (await this.#store.after(cursor, 1))[0]?.revoked_at : undefined
   }
 }

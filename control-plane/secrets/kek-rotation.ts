@@ -36,9 +36,9 @@ export class KekRotation {
   }
 
   /** Introduces a new KEK and moves every data key under it. */
-  rotate(): Promise<KekRotationResult> {
+  async rotate(): Promise<KekRotationResult> {
     if (this.#running) throw new ApiError('failed_precondition', 'a key-encryption key rotation is running')
-    const kekId = this.#keks.introduce()
+    const kekId = await this.#keks.introduce()
     this.#log.info('key-encryption key rotation started', { kek_id: kekId })
     return this.#track(this.#rewrapAll(kekId))
   }
@@ -75,9 +75,10 @@ export class KekRotation {
     let rewrapped = 0
     const unreadable: string[] = []
     for (;;) {
-      const batch = this.#store.versionsUnderOtherKeks(kekId, after, BATCH)
+      const batch = await this.#store.versionsUnderOtherKeks(kekId, after, BATCH)
       if (batch.length === 0) break
-      this.#store.transaction(() => {
+      for (const row of batch) await this.#keks.ensureKnown(row.kek_id)
+      await this.#store.transaction(async () => {
         for (const row of batch) {
           const binding = bindingOf(
             { id: row.secret_id, realm: row.realm, user_id: row.user_id },
@@ -90,7 +91,7 @@ export class KekRotation {
               { kekId: row.kek_id!, wrappedDataKey: row.wrapped_data_key!, ciphertext: row.ciphertext! },
               kekId,
             )
-            const moved = this.#store.rewrap({
+            const moved = await this.#store.rewrap({
               secret_id: row.secret_id,
               version: row.version,
               from_kek: row.kek_id!,
@@ -110,7 +111,7 @@ export class KekRotation {
     }
     const retiredKekIds: string[] = []
     for (const id of this.#keks.retiringIds()) {
-      if (this.#store.countUnderKek(id) === 0 && this.#keks.retire(id)) retiredKekIds.push(id)
+      if ((await this.#store.countUnderKek(id)) === 0 && (await this.#keks.retire(id))) retiredKekIds.push(id)
     }
     this.#log.info('key-encryption key rotation finished', {
       kek_id: kekId,

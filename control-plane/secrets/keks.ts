@@ -22,6 +22,8 @@ export class KekUnavailable extends Error {
 }
 
 const kekAad = (id: string): string => JSON.stringify(['kek', id])
+/** Held while KEKs are created or superseded, across every replica. */
+const KEK_LOCK = 'agentrouter.keks'
 
 export class KeyEncryptionKeys {
   readonly #store: KekStore
@@ -37,10 +39,15 @@ export class KeyEncryptionKeys {
     this.#log = log
   }
 
-  /** Loads every KEK, creating the first one on a fresh database. */
-  load(): void {
-    if (this.#store.all().length === 0) this.#insertActive()
-    this.#reload()
+  /** Loads every KEK, creating the first one on a fresh database (once, however many replicas start). */
+  async load(): Promise<void> {
+    await this.#store.transaction(
+      async () => {
+        if ((await this.#store.all()).length === 0) await this.#insertActive()
+      },
+      { lock: KEK_LOCK },
+    )
+    await this.#reload()
     if (this.#unopened.size > 0) {
       this.#log.error(
         'key-encryption keys do not open under the configured root key: the secrets they wrap are unreadable',
@@ -87,15 +94,31 @@ export class KeyEncryptionKeys {
     )
   }
 
+  /**
+   * Re-reads the KEKs: another replica may have introduced or retired one. Run before wrapping a
+   * new data key, so it goes under the KEK that is active now.
+   */
+  refresh(): Promise<void> {
+    return this.#reload()
+  }
+
+  /** Re-reads the KEKs when `id` is one this replica has not seen yet (introduced elsewhere). */
+  async ensureKnown(id: string | null | undefined): Promise<void> {
+    if (id && !this.#rows.some((r) => r.id === id)) await this.#reload()
+  }
+
   /** Makes a new KEK the active one; the previous active KEK becomes retiring. */
-  introduce(): string {
+  async introduce(): Promise<string> {
     this.requireAllOpen()
-    const id = this.#store.transaction(() => {
-      for (const row of this.#store.all())
-        if (row.state === 'active') this.#store.setState(row.id, 'retiring')
-      return this.#insertActive()
-    })
-    this.#reload()
+    const id = await this.#store.transaction(
+      async () => {
+        for (const row of await this.#store.all())
+          if (row.state === 'active') await this.#store.setState(row.id, 'retiring')
+        return this.#insertActive()
+      },
+      { lock: KEK_LOCK },
+    )
+    await this.#reload()
     return id
   }
 
@@ -104,19 +127,19 @@ export class KeyEncryptionKeys {
   }
 
   /** Retires a KEK that wraps nothing any more, deleting its key material. */
-  retire(id: string): boolean {
-    const retired = this.#store.retire(id, nowMicros())
+  async retire(id: string): Promise<boolean> {
+    const retired = await this.#store.retire(id, nowMicros())
     if (retired) {
       this.#keys.get(id)?.fill(0)
-      this.#reload()
+      await this.#reload()
     }
     return retired
   }
 
-  #insertActive(): string {
+  async #insertActive(): Promise<string> {
     const id = newId('kek')
     const key = randomBytes(KEY_BYTES)
-    this.#store.insert({
+    await this.#store.insert({
       id,
       state: 'active',
       wrapped_key: seal(this.#rootKey, key, kekAad(id)),
@@ -126,8 +149,8 @@ export class KeyEncryptionKeys {
     return id
   }
 
-  #reload(): void {
-    this.#rows = this.#store.all()
+  async #reload(): Promise<void> {
+    this.#rows = await this.#store.all()
     for (const row of this.#rows) {
       if (row.state === 'retired' || !row.wrapped_key) {
         this.#keys.delete(row.id)

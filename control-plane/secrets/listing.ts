@@ -21,12 +21,12 @@ export interface ListFilter {
 const DEFAULT_PAGE_SIZE = 50
 const TOKEN_KIND = 'secrets'
 
-export function listPage(
+export async function listPage(
   store: SecretStore,
   pageTokens: PageTokens,
   filter: ListFilter,
   page: { size?: number | undefined; token?: string | undefined },
-): { rows: SecretRow[]; nextPageToken: string } {
+): Promise<{ rows: SecretRow[]; nextPageToken: string }> {
   const realm = filter.realm ?? null
   const status = filter.status ?? null
   const tags = JSON.stringify(parseTagFilter(filter.tags))
@@ -42,7 +42,7 @@ export function listPage(
     after = position.after
   }
   const size = page.size ?? DEFAULT_PAGE_SIZE
-  const rows = store.list({
+  const rows = await store.list({
     user_id: filter.owner,
     realm,
     status,

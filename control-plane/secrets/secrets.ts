@@ -99,11 +99,11 @@ export class Secrets extends EventEmitter<{
     this.#reader.addGuard(guard)
   }
 
-  create(caller: SecretCaller, input: CreateSecretInput): Secret {
+  async create(caller: SecretCaller, input: CreateSecretInput): Promise<Secret> {
     const realm = realmOrDefault(input.realm)
     requireMayWriteRealm(caller, realm)
     const owner = ownerFor(caller, realm, input.user_id, 'write')
-    const row = this.put(owner, realm, input.name, input.value, input)
+    const row = await this.put(owner, realm, input.name, input.value, input)
     return this.#view(row)
   }
 
@@ -112,18 +112,19 @@ export class Secrets extends EventEmitter<{
    * whose previous version expires at once (rotate is the path with a grace period). The same
    * value again changes only the metadata given.
    */
-  put(
+  async put(
     owner: string,
     realm: string,
     name: string,
     value: string,
     meta: { description?: string | undefined; tags?: Record<string, string> | undefined } = {},
-  ): SecretRow {
+  ): Promise<SecretRow> {
     const plaintext = Buffer.from(value, 'utf8')
     let changed = false
-    const row = this.#store.transaction((): SecretRow => {
+    await this.#keks.refresh()
+    const row = await this.#store.transaction(async (): Promise<SecretRow> => {
       const now = nowMicros()
-      const existing = this.#store.byKey(owner, realm, name)
+      const existing = await this.#store.byKey(owner, realm, name)
       if (!existing) {
         const fresh: SecretRow = {
           id: newId('secret'),
@@ -136,8 +137,8 @@ export class Secrets extends EventEmitter<{
           created_at: now,
           updated_at: now,
         }
-        this.#store.insertSecret(fresh)
-        this.#insertVersion(fresh, 1, plaintext, now)
+        await this.#store.insertSecret(fresh)
+        await this.#insertVersion(fresh, 1, plaintext, now)
         return fresh
       }
       const updated: SecretRow = {
@@ -146,13 +147,13 @@ export class Secrets extends EventEmitter<{
         tags: meta.tags ? JSON.stringify(meta.tags) : existing.tags,
         updated_at: now,
       }
-      if (!this.#currentValueEquals(existing, plaintext)) {
+      if (!(await this.#currentValueEquals(existing, plaintext))) {
         updated.version = existing.version + 1
-        this.#insertVersion(updated, updated.version, plaintext, now)
-        this.#store.expireVersion(existing.id, existing.version, now)
+        await this.#insertVersion(updated, updated.version, plaintext, now)
+        await this.#store.expireVersion(existing.id, existing.version, now)
         changed = true
       }
-      this.#store.updateSecret(updated)
+      await this.#store.updateSecret(updated)
       return updated
     })
     plaintext.fill(0)
@@ -160,46 +161,50 @@ export class Secrets extends EventEmitter<{
     return row
   }
 
-  get(caller: SecretCaller, ref: SecretRef): Secret {
-    return this.#view(this.#locate(caller, ref, 'read'))
+  async get(caller: SecretCaller, ref: SecretRef): Promise<Secret> {
+    return this.#view(await this.#locate(caller, ref, 'read'))
   }
 
-  list(caller: SecretCaller, input: ListSecretsInput): { secrets: Secret[]; next_page_token: string } {
+  async list(
+    caller: SecretCaller,
+    input: ListSecretsInput,
+  ): Promise<{ secrets: Secret[]; next_page_token: string }> {
     const owner = ownerFor(caller, realmOrDefault(input.realm), input.user_id, 'read')
-    const { rows, nextPageToken } = listPage(
+    const { rows, nextPageToken } = await listPage(
       this.#store,
       this.#pageTokens,
       { owner, realm: input.realm, status: input.status, tags: input.tags },
       { size: input.page_size, token: input.page_token },
     )
     const now = nowMicros()
-    const versions = this.#store.versionsOfMany(rows.map((r) => r.id))
+    const versions = await this.#store.versionsOfMany(rows.map((r) => r.id))
     return {
       secrets: rows.map((r) => secretView(r, versions.get(r.id) ?? [], now)),
       next_page_token: nextPageToken,
     }
   }
 
-  delete(caller: SecretCaller, ref: SecretRef): void {
-    const row = this.#store.transaction(() => {
-      const row = this.#locate(caller, ref, 'write')
-      this.#store.deleteSecret(row.id)
+  async delete(caller: SecretCaller, ref: SecretRef): Promise<void> {
+    const row = await this.#store.transaction(async () => {
+      const row = await this.#locate(caller, ref, 'write')
+      await this.#store.deleteSecret(row.id)
       return row
     })
     this.#announce(row)
   }
 
   /** Adds a version; the previous one stays decryptable for the grace period. */
-  rotate(caller: SecretCaller, ref: SecretRef, newValue: string): Secret {
+  async rotate(caller: SecretCaller, ref: SecretRef, newValue: string): Promise<Secret> {
     const plaintext = Buffer.from(newValue, 'utf8')
-    const row = this.#store.transaction(() => {
+    await this.#keks.refresh()
+    const row = await this.#store.transaction(async () => {
       const now = nowMicros()
-      const row = this.#locate(caller, ref, 'write')
-      this.#reader.sweep(row.id, now)
+      const row = await this.#locate(caller, ref, 'write')
+      await this.#reader.sweep(row.id, now)
       const next: SecretRow = { ...row, version: row.version + 1, updated_at: now }
-      this.#store.markRotatedPending(row.id, row.version, now + this.#graceMicros)
-      this.#insertVersion(next, next.version, plaintext, now)
-      this.#store.updateSecret(next)
+      await this.#store.markRotatedPending(row.id, row.version, now + this.#graceMicros)
+      await this.#insertVersion(next, next.version, plaintext, now)
+      await this.#store.updateSecret(next)
       return next
     })
     plaintext.fill(0)
@@ -208,11 +213,15 @@ export class Secrets extends EventEmitter<{
   }
 
   /** Whether a version (the current one by default) decrypts, with the reason when it does not. */
-  validate(caller: SecretCaller, ref: SecretRef, version?: number): { valid: boolean; error: string } {
-    const row = this.#locate(caller, ref, 'read')
-    const v = this.#version(row, version)
+  async validate(
+    caller: SecretCaller,
+    ref: SecretRef,
+    version?: number,
+  ): Promise<{ valid: boolean; error: string }> {
+    const row = await this.#locate(caller, ref, 'read')
+    const v = await this.#version(row, version)
     try {
-      this.#reader.open(row, v).fill(0)
+      ;(await this.#reader.open(row, v)).fill(0)
       return { valid: true, error: '' }
     } catch (err) {
       if (err instanceof Unreadable) return { valid: false, error: err.message }
@@ -221,46 +230,51 @@ export class Secrets extends EventEmitter<{
   }
 
   /** The plaintext of a version (the current one by default). Every call is audited. */
-  value(caller: SecretCaller, ref: SecretRef, version?: number): { value: string; secret: Secret } {
-    const row = this.#locate(caller, ref, 'read')
-    const v = this.#version(row, version)
-    const value = this.#reader.serve(row, v, caller, 'value')
-    return { value, secret: this.#view(row) }
+  async value(
+    caller: SecretCaller,
+    ref: SecretRef,
+    version?: number,
+  ): Promise<{ value: string; secret: Secret }> {
+    const row = await this.#locate(caller, ref, 'read')
+    const v = await this.#version(row, version)
+    const value = await this.#reader.serve(row, v, caller, 'value')
+    return { value, secret: await this.#view(row) }
   }
 
   /** The current plaintext of secret `secretId`, for BYOK resolution. Audited. */
-  plaintextFor(secretId: string, reader: PlaintextReader): string {
-    const row = this.#store.byId(secretId)
+  async plaintextFor(secretId: string, reader: PlaintextReader): Promise<string> {
+    const row = await this.#store.byId(secretId)
     if (!row) throw new ApiError('failed_precondition', `the stored key ${secretId} is missing`)
-    return this.#reader.serve(row, this.#version(row), reader, 'byok_resolve')
+    return this.#reader.serve(row, await this.#version(row), reader, 'byok_resolve')
   }
 
   /** Expires every version of a secret at once, deleting its key material. */
-  shred(secretId: string): void {
-    const row = this.#store.byId(secretId)
+  async shred(secretId: string): Promise<void> {
+    const row = await this.#store.byId(secretId)
     if (!row) return
     const now = nowMicros()
-    this.#store.transaction(() => {
-      for (const v of this.#store.versionsOf(secretId)) this.#store.expireVersion(secretId, v.version, now)
+    await this.#store.transaction(async () => {
+      for (const v of await this.#store.versionsOf(secretId))
+        await this.#store.expireVersion(secretId, v.version, now)
     })
     this.#announce(row)
   }
 
   /** Deletes the key material of every version whose grace period is over. */
-  sweepExpired(): number {
+  async sweepExpired(): Promise<number> {
     const now = nowMicros()
-    const due = this.#store.allDueVersions(now)
-    this.#store.transaction(() => {
-      for (const d of due) this.#store.expireVersion(d.secret_id, d.version, now)
+    const due = await this.#store.allDueVersions(now)
+    await this.#store.transaction(async () => {
+      for (const d of due) await this.#store.expireVersion(d.secret_id, d.version, now)
     })
     return due.length
   }
 
-  #currentValueEquals(row: SecretRow, plaintext: Buffer): boolean {
-    const v = this.#store.version(row.id, row.version)
+  async #currentValueEquals(row: SecretRow, plaintext: Buffer): Promise<boolean> {
+    const v = await this.#store.version(row.id, row.version)
     if (!v) return false
     try {
-      const current = this.#reader.open(row, v)
+      const current = await this.#reader.open(row, v)
       const same = current.equals(plaintext)
       current.fill(0)
       return same
@@ -270,9 +284,9 @@ export class Secrets extends EventEmitter<{
     }
   }
 
-  #insertVersion(row: SecretRow, version: number, plaintext: Buffer, now: number): void {
+  async #insertVersion(row: SecretRow, version: number, plaintext: Buffer, now: number): Promise<void> {
     const sealed = sealVersion(this.#keks, bindingOf(row, version), plaintext)
-    this.#store.insertVersion({
+    await this.#store.insertVersion({
       secret_id: row.id,
       version,
       status: 'active',
@@ -285,8 +299,8 @@ export class Secrets extends EventEmitter<{
   }
 
   /** The version asked for, or the current one; `not_found` naming `version` when there is none. */
-  #version(row: SecretRow, version?: number): SecretVersionRow {
-    const v = this.#store.version(row.id, version ?? row.version)
+  async #version(row: SecretRow, version?: number): Promise<SecretVersionRow> {
+    const v = await this.#store.version(row.id, version ?? row.version)
     if (!v) {
       throw new ApiError('not_found', `secret "${row.name}" has no version ${version}`, [
         { field: 'version', description: `no such version (current: ${row.version})` },
@@ -295,9 +309,9 @@ export class Secrets extends EventEmitter<{
     return v
   }
 
-  #locate(caller: SecretCaller, ref: SecretRef, access: Access): SecretRow {
+  async #locate(caller: SecretCaller, ref: SecretRef, access: Access): Promise<SecretRow> {
     if (isId('secret', ref.name)) {
-      const row = this.#store.byId(ref.name)
+      const row = await this.#store.byId(ref.name)
       if (
         row &&
         (ref.realm === undefined || ref.realm === row.realm) &&
@@ -311,13 +325,13 @@ export class Secrets extends EventEmitter<{
     const realm = realmOrDefault(ref.realm)
     if (access === 'write') requireMayWriteRealm(caller, realm)
     const owner = ownerFor(caller, realm, ref.userId, access)
-    const row = this.#store.byKey(owner, realm, ref.name)
+    const row = await this.#store.byKey(owner, realm, ref.name)
     if (!row) throw new ApiError('not_found', `secret "${ref.name}" not found in realm "${realm}"`)
     return row
   }
 
-  #view(row: SecretRow): Secret {
-    return secretView(row, this.#store.versionsOf(row.id), nowMicros())
+  async #view(row: SecretRow): Promise<Secret> {
+    return secretView(row, await this.#store.versionsOf(row.id), nowMicros())
   }
 
   #announce(row: SecretRow): void {

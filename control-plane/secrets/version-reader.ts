@@ -19,7 +19,7 @@ export interface PlaintextReader {
 }
 
 /** Runs before a value is served; throws to refuse it (revoked AI keys, system realms over `value`). */
-export type ValueGuard = (secret: SecretRow, purpose: SecretReadRow['purpose']) => void
+export type ValueGuard = (secret: SecretRow, purpose: SecretReadRow['purpose']) => void | Promise<void>
 
 export function bindingOf(row: Pick<SecretRow, 'id' | 'realm' | 'user_id'>, version: number): VersionBinding {
   return { secretId: row.id, version, realm: row.realm, userId: row.user_id }
@@ -50,13 +50,14 @@ export class VersionReader {
   }
 
   /** The plaintext of a version; `Unreadable` with the reason when it cannot be had. */
-  open(row: SecretRow, v: SecretVersionRow): Buffer {
+  async open(row: SecretRow, v: SecretVersionRow): Promise<Buffer> {
     const now = nowMicros()
     if (effectiveStatus(v, now) === 'expired') {
-      if (v.wrapped_data_key) this.sweep(row.id, now)
+      if (v.wrapped_data_key) await this.sweep(row.id, now)
       const ended = v.expires_at === null ? '' : ` at ${formatMicros(v.expires_at)}`
       throw new Unreadable(`version ${v.version} expired${ended}; it can no longer be decrypted`)
     }
+    await this.#keks.ensureKnown(v.kek_id)
     return openVersion(this.#keks, bindingOf(row, v.version), {
       kekId: v.kek_id ?? undefined,
       wrappedDataKey: v.wrapped_data_key ?? undefined,
@@ -68,14 +69,14 @@ export class VersionReader {
    * The plaintext as text, for a reader outside the control plane: guarded and audited. A version
    * that does not decrypt is `failed_precondition` with the reason.
    */
-  serve(
+  async serve(
     row: SecretRow,
     v: SecretVersionRow,
     reader: PlaintextReader,
     purpose: SecretReadRow['purpose'],
-  ): string {
-    const audit = (outcome: SecretReadRow['outcome'], reason: string): void => {
-      this.#store.insertRead({
+  ): Promise<string> {
+    const audit = async (outcome: SecretReadRow['outcome'], reason: string): Promise<void> => {
+      await this.#store.insertRead({
         at: nowMicros(),
         identity_id: reader.identityId,
         credential_id: reader.credentialId,
@@ -99,19 +100,19 @@ export class VersionReader {
       this.#onAudited(outcome)
     }
     try {
-      for (const guard of this.#guards) guard(row, purpose)
-      const plaintext = this.open(row, v)
+      for (const guard of this.#guards) await guard(row, purpose)
+      const plaintext = await this.open(row, v)
       const text = plaintext.toString('utf8')
       plaintext.fill(0)
-      audit('served', '')
+      await audit('served', '')
       return text
     } catch (err) {
       if (err instanceof ApiError) {
-        audit('refused', err.message)
+        await audit('refused', err.message)
         throw err
       }
       if (err instanceof Unreadable) {
-        audit('refused', err.message)
+        await audit('refused', err.message)
         throw new ApiError(
           'failed_precondition',
           `secret "${row.name}" (realm ${row.realm}) version ${v.version} cannot be decrypted: ${err.message}`,
@@ -122,9 +123,9 @@ export class VersionReader {
   }
 
   /** Deletes the key material of the secret's versions whose grace period is over. */
-  sweep(secretId: string, now: number): void {
-    for (const version of this.#store.dueVersionsOf(secretId, now)) {
-      this.#store.expireVersion(secretId, version, now)
+  async sweep(secretId: string, now: number): Promise<void> {
+    for (const version of await this.#store.dueVersionsOf(secretId, now)) {
+      await this.#store.expireVersion(secretId, version, now)
     }
   }
 }

@@ -57,12 +57,13 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   }
 
   /** Loads the keys, creating the first one when there is none. */
+  /** Loads the keys, creating the first one on a fresh database (once, however many replicas start). */
   async init(): Promise<void> {
-    this.#load()
-    if (this.#rows.length === 0) {
-      await this.#insertKey(0, false)
-      this.#load()
-    }
+    await this.#store.exclusive(async () => {
+      await this.#load()
+      if (this.#rows.length === 0) await this.#insertKey(0, false)
+    })
+    await this.#load()
   }
 
   /** Stops the timer that announces retirements. */
@@ -92,7 +93,7 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     const kid = row.kid
     // Recorded before the token exists: a rotation never unpublishes a key that may have signed.
     if (row.first_signed_at === null) {
-      this.#store.markSigned(kid, now)
+      await this.#store.markSigned(kid, now)
       row.first_signed_at = now
     }
     const key = await this.#privateKey(kid)
@@ -108,7 +109,7 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     activateAfterMs = this.#options.publishDelayMs,
   ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
     const { kid, activatesAt, retiringKid } = await this.#insertKey(activateAfterMs, true)
-    this.#load()
+    await this.#load()
     this.#log.info('signing key rotated', { kid, activates_at_us: activatesAt, retiring_kid: retiringKid })
     this.emit('changed')
     return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
@@ -122,8 +123,8 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     return active
   }
 
-  #load(): void {
-    this.#rows = this.#store.all()
+  async #load(): Promise<void> {
+    this.#rows = await this.#store.all()
     this.#publishedKids = this.#kids()
     this.#scheduleRetirement()
   }
@@ -179,7 +180,7 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     const now = nowMicros()
     const activatesAt = now + activateAfterMs * 1000
     const retiringKid = supersede ? this.#activeRow(now).kid : undefined
-    this.#store.add(
+    await this.#store.add(
       {
         kid,
         alg: SIGNING_ALG,

@@ -21,66 +21,57 @@ export interface AiKeyRow {
 }
 
 export class AiKeyStore {
-  readonly #insert
-  readonly #byId
-  readonly #visibleTo
-  readonly #markRevoked
-  readonly #activeUserKey
-  readonly #activeProjectKey
+  constructor(readonly db: Db) {}
 
-  constructor(readonly db: Db) {
-    this.#insert = db.prepare(
+  async insert(row: AiKeyRow): Promise<void> {
+    await this.db.run(
       `INSERT INTO ai_keys (id, customer_id, project_id, provider, name, display_suffix, user_scope, owner_id,
          secret_id, created_at, updated_at, revoked_at)
        VALUES (@id, @customer_id, @project_id, @provider, @name, @display_suffix, @user_scope, @owner_id,
          @secret_id, @created_at, @updated_at, @revoked_at)`,
-    )
-    this.#byId = db.prepare('SELECT * FROM ai_keys WHERE id = ?')
-    this.#visibleTo = db.prepare(
-      `SELECT * FROM ai_keys WHERE project_id = @project_id
-         AND (user_scope = 0 OR owner_id = @identity_id)
-       ORDER BY created_at, id`,
-    )
-    this.#markRevoked = db.prepare(
-      'UPDATE ai_keys SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL',
-    )
-    // Newest wins: created_at, then the ULID id, which is monotonic within this process.
-    this.#activeUserKey = db.prepare(
-      `SELECT * FROM ai_keys WHERE project_id = ? AND provider = ? AND user_scope = 1 AND owner_id = ?
-         AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
-    )
-    this.#activeProjectKey = db.prepare(
-      `SELECT * FROM ai_keys WHERE project_id = ? AND provider = ? AND user_scope = 0
-         AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
+      row,
     )
   }
 
-  insert(row: AiKeyRow): void {
-    this.#insert.run(row)
-  }
-
-  byId(id: string): AiKeyRow | undefined {
-    return this.#byId.get(id) as AiKeyRow | undefined
+  byId(id: string): Promise<AiKeyRow | undefined> {
+    return this.db.get<AiKeyRow>('SELECT * FROM ai_keys WHERE id = ?', [id])
   }
 
   /** The project's shared keys plus the identity's own user-scoped keys, oldest first. */
-  visibleTo(projectId: string, identityId: string | null): AiKeyRow[] {
-    return this.#visibleTo.all({ project_id: projectId, identity_id: identityId }) as AiKeyRow[]
+  visibleTo(projectId: string, identityId: string | null): Promise<AiKeyRow[]> {
+    return this.db.all<AiKeyRow>(
+      `SELECT * FROM ai_keys WHERE project_id = @project_id
+         AND (user_scope = 0 OR owner_id = @identity_id)
+       ORDER BY created_at, id`,
+      { project_id: projectId, identity_id: identityId },
+    )
   }
 
-  markRevoked(id: string, at: number): void {
-    this.#markRevoked.run(at, at, id)
+  async markRevoked(id: string, at: number): Promise<void> {
+    await this.db.run(
+      'UPDATE ai_keys SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL',
+      [at, at, id],
+    )
   }
 
-  activeUserKey(projectId: string, provider: Provider, identityId: string): AiKeyRow | undefined {
-    return this.#activeUserKey.get(projectId, provider, identityId) as AiKeyRow | undefined
+  // Newest wins: created_at, then the ULID id, which is monotonic within this process.
+  activeUserKey(projectId: string, provider: Provider, identityId: string): Promise<AiKeyRow | undefined> {
+    return this.db.get<AiKeyRow>(
+      `SELECT * FROM ai_keys WHERE project_id = ? AND provider = ? AND user_scope = 1 AND owner_id = ?
+         AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [projectId, provider, identityId],
+    )
   }
 
-  activeProjectKey(projectId: string, provider: Provider): AiKeyRow | undefined {
-    return this.#activeProjectKey.get(projectId, provider) as AiKeyRow | undefined
+  activeProjectKey(projectId: string, provider: Provider): Promise<AiKeyRow | undefined> {
+    return this.db.get<AiKeyRow>(
+      `SELECT * FROM ai_keys WHERE project_id = ? AND provider = ? AND user_scope = 0
+         AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
+      [projectId, provider],
+    )
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)()
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(fn)
   }
 }

@@ -14,40 +14,33 @@ export interface KekRow {
 }
 
 export class KekStore {
-  readonly #all
-  readonly #insert
-  readonly #setState
-  readonly #retire
+  constructor(readonly db: Db) {}
 
-  constructor(readonly db: Db) {
-    this.#all = db.prepare('SELECT * FROM keks ORDER BY created_at, id')
-    this.#insert = db.prepare(
+  all(): Promise<KekRow[]> {
+    return this.db.all<KekRow>('SELECT * FROM keks ORDER BY created_at, id')
+  }
+
+  async insert(row: Omit<KekRow, 'retired_at'>): Promise<void> {
+    await this.db.run(
       'INSERT INTO keks (id, state, wrapped_key, created_at, retired_at) VALUES (@id, @state, @wrapped_key, @created_at, NULL)',
-    )
-    this.#setState = db.prepare("UPDATE keks SET state = ? WHERE id = ? AND state != 'retired'")
-    this.#retire = db.prepare(
-      "UPDATE keks SET state = 'retired', wrapped_key = NULL, retired_at = ? WHERE id = ? AND state = 'retiring'",
+      row,
     )
   }
 
-  all(): KekRow[] {
-    return this.#all.all() as KekRow[]
-  }
-
-  insert(row: Omit<KekRow, 'retired_at'>): void {
-    this.#insert.run(row)
-  }
-
-  setState(id: string, state: Exclude<KekState, 'retired'>): void {
-    this.#setState.run(state, id)
+  async setState(id: string, state: Exclude<KekState, 'retired'>): Promise<void> {
+    await this.db.run("UPDATE keks SET state = ? WHERE id = ? AND state != 'retired'", [state, id])
   }
 
   /** Marks a retiring KEK retired and deletes its key material. */
-  retire(id: string, at: number): boolean {
-    return this.#retire.run(at, id).changes === 1
+  async retire(id: string, at: number): Promise<boolean> {
+    const { changes } = await this.db.run(
+      "UPDATE keks SET state = 'retired', wrapped_key = NULL, retired_at = ? WHERE id = ? AND state = 'retiring'",
+      [at, id],
+    )
+    return changes === 1
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)()
+  transaction<T>(fn: () => Promise<T>, options?: { lock?: string }): Promise<T> {
+    return this.db.transaction(fn, options)
   }
 }

@@ -30,67 +30,53 @@ export type InsertOutcome =
   | { stored: false; scope: 'client' | 'global'; oldestExpiresAt: number }
 
 export class LoginStateStore {
-  readonly #insert
-  readonly #take
-  readonly #purgeBatch
-  readonly #countClient
-  readonly #countAll
-  readonly #oldestClient
-  readonly #oldestAll
-  readonly #insertWithinCaps
-
-  constructor(readonly db: Db) {
-    this.#insert = db.prepare(
-      `INSERT INTO login_states (state, issuer_alias, redirect_uri, code_challenge, nonce, client, created_at, expires_at)
-       VALUES (@state, @issuer_alias, @redirect_uri, @code_challenge, @nonce, @client, @created_at, @expires_at)`,
-    )
-    this.#take = db.prepare('DELETE FROM login_states WHERE state = ? RETURNING *')
-    // SQLite's DELETE … LIMIT is a compile-time option; a rowid sub-select bounds the batch anywhere.
-    this.#purgeBatch = db.prepare(
-      'DELETE FROM login_states WHERE rowid IN (SELECT rowid FROM login_states WHERE expires_at <= ? LIMIT ?)',
-    )
-    // Both counts walk an index (client, expires_at) or (expires_at), never the table.
-    this.#countClient = db
-      .prepare('SELECT COUNT(*) FROM login_states WHERE client = ? AND expires_at > ?')
-      .pluck()
-    this.#countAll = db.prepare('SELECT COUNT(*) FROM login_states WHERE expires_at > ?').pluck()
-    this.#oldestClient = db
-      .prepare('SELECT MIN(expires_at) FROM login_states WHERE client = ? AND expires_at > ?')
-      .pluck()
-    this.#oldestAll = db.prepare('SELECT MIN(expires_at) FROM login_states WHERE expires_at > ?').pluck()
-    // IMMEDIATE: the counts and the insert are one step for every process sharing the file.
-    this.#insertWithinCaps = db.transaction((row: LoginStateRow, caps: PendingCaps): InsertOutcome => {
-      const now = row.created_at
-      if ((this.#countClient.get(row.client, now) as number) >= caps.perClientMax) {
-        return {
-          stored: false,
-          scope: 'client',
-          oldestExpiresAt: this.#oldestClient.get(row.client, now) as number,
-        }
-      }
-      if ((this.#countAll.get(now) as number) >= caps.max) {
-        return { stored: false, scope: 'global', oldestExpiresAt: this.#oldestAll.get(now) as number }
-      }
-      this.#insert.run(row)
-      return { stored: true }
-    })
-  }
+  constructor(readonly db: Db) {}
 
   /**
    * Stores the state unless its client, or everyone together, already has the most pending
-   * states allowed at `row.created_at`.
+   * states allowed at `row.created_at`. The counts and the insert are one step for every process
+   * and replica sharing the database (a write transaction holding the login-state lock).
    */
-  insertWithinCaps(row: LoginStateRow, caps: PendingCaps): InsertOutcome {
-    return this.#insertWithinCaps.immediate(row, caps)
+  insertWithinCaps(row: LoginStateRow, caps: PendingCaps): Promise<InsertOutcome> {
+    return this.db.transaction(
+      async (tx): Promise<InsertOutcome> => {
+        const now = row.created_at
+        // Both counts walk an index (client, expires_at) or (expires_at), never the table.
+        const client = await tx.get<{ n: number; oldest: number }>(
+          'SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM login_states WHERE client = ? AND expires_at > ?',
+          [row.client, now],
+        )
+        if ((client?.n ?? 0) >= caps.perClientMax)
+          return { stored: false, scope: 'client', oldestExpiresAt: client?.oldest as number }
+        const all = await tx.get<{ n: number; oldest: number }>(
+          'SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM login_states WHERE expires_at > ?',
+          [now],
+        )
+        if ((all?.n ?? 0) >= caps.max)
+          return { stored: false, scope: 'global', oldestExpiresAt: all?.oldest as number }
+        await tx.run(
+          `INSERT INTO login_states (state, issuer_alias, redirect_uri, code_challenge, nonce, client, created_at, expires_at)
+           VALUES (@state, @issuer_alias, @redirect_uri, @code_challenge, @nonce, @client, @created_at, @expires_at)`,
+          row,
+        )
+        return { stored: true }
+      },
+      { lock: 'agentrouter.login-states' },
+    )
   }
 
   /** Removes and returns the state: a second take of the same state finds nothing. */
-  take(state: string): LoginStateRow | undefined {
-    return this.#take.get(state) as LoginStateRow | undefined
+  take(state: string): Promise<LoginStateRow | undefined> {
+    return this.db.get<LoginStateRow>('DELETE FROM login_states WHERE state = ? RETURNING *', [state])
   }
 
   /** Deletes up to `limit` states expired at `now`; answers how many. */
-  purgeExpired(now: number, limit: number): number {
-    return this.#purgeBatch.run(now, limit).changes
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    // No DELETE … LIMIT in either engine (SQLite's is a compile-time option): a sub-select bounds it.
+    const { changes } = await this.db.run(
+      'DELETE FROM login_states WHERE state IN (SELECT state FROM login_states WHERE expires_at <= ? LIMIT ?)',
+      [now, limit],
+    )
+    return changes
   }
 }

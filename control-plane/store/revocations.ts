@@ -4,7 +4,9 @@
 
 import Database from 'better-sqlite3'
 import type { RevocationKind } from '../../shared/contract/tokens.ts'
+import { ApiError } from '../../shared/errors.ts'
 import type { Db } from './db.ts'
+import { SqliteSql } from './sqlite.ts'
 
 export interface RevocationRow {
   jti: string
@@ -33,54 +35,65 @@ const SNAPSHOT_BATCH = 5_000
 const SEPARATOR = ' '
 
 export class RevocationStore {
-  readonly #insert
-  readonly #find
-  readonly #after
-  readonly #countAfter
-  readonly #head
-  readonly #live
+  readonly #nextCursor: string
 
   constructor(readonly db: Db) {
-    this.#insert = db.prepare(
+    this.#nextCursor = `UPDATE log_head SET cursor = ${db.engine === 'postgres' ? 'GREATEST' : 'MAX'}(cursor + 1, ?)
+      WHERE id = 1 RETURNING cursor`
+  }
+
+  /**
+   * The next cursor of the log, at least `now`: advances the single-row head inside the caller's
+   * transaction, whose row lock makes every other appender wait for this one's commit, so cursors
+   * are handed out in commit order with no gap a reader could pass.
+   */
+  async nextCursor(now: number): Promise<number> {
+    const row = await this.db.get<{ cursor: number }>(this.#nextCursor, [now])
+    if (!row) throw new Error('the log_head row is missing')
+    return row.cursor
+  }
+
+  async insert(row: RevocationRow): Promise<void> {
+    await this.db.run(
       'INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (@jti, @kind, @revoked_at, @expires_at, @reason)',
+      row,
     )
-    this.#find = db.prepare('SELECT * FROM revocations WHERE jti = ?')
-    this.#after = db.prepare('SELECT * FROM revocations WHERE revoked_at > ? ORDER BY revoked_at LIMIT ?')
-    // The log is append-only and rows are inserted in cursor order, so rowids follow cursors:
-    // the count after a cursor is a subtraction of two index lookups, not a scan.
-    this.#countAfter = db
-      .prepare(
-        `SELECT COALESCE((SELECT MAX(rowid) FROM revocations), 0)
-              - COALESCE((SELECT rowid FROM revocations WHERE revoked_at <= ? ORDER BY revoked_at DESC LIMIT 1), 0)`,
-      )
-      .pluck()
-    this.#head = db.prepare('SELECT MAX(revoked_at) FROM revocations').pluck()
-    this.#live = db.prepare('SELECT jti FROM revocations WHERE expires_at > ?').pluck()
   }
 
-  insert(row: RevocationRow): void {
-    this.#insert.run(row)
+  find(jti: string): Promise<RevocationRow | undefined> {
+    return this.db.get<RevocationRow>('SELECT * FROM revocations WHERE jti = ?', [jti])
   }
 
-  find(jti: string): RevocationRow | undefined {
-    return this.#find.get(jti) as RevocationRow | undefined
+  after(since: number, limit: number): Promise<RevocationRow[]> {
+    return this.db.all<RevocationRow>(
+      'SELECT * FROM revocations WHERE revoked_at > ? ORDER BY revoked_at LIMIT ?',
+      [since, limit],
+    )
   }
 
-  after(since: number, limit: number): RevocationRow[] {
-    return this.#after.all(since, limit) as RevocationRow[]
+  async countAfter(since: number): Promise<number> {
+    // On SQLite the log is append-only and rows are inserted in cursor order, so rowids follow
+    // cursors: the count after a cursor is a subtraction of two index lookups, not a scan.
+    const sql =
+      this.db.engine === 'sqlite'
+        ? `SELECT COALESCE((SELECT MAX(rowid) FROM revocations), 0)
+              - COALESCE((SELECT rowid FROM revocations WHERE revoked_at <= ? ORDER BY revoked_at DESC LIMIT 1), 0) AS n`
+        : 'SELECT COUNT(*) AS n FROM revocations WHERE revoked_at > ?'
+    return (await this.db.get<{ n: number }>(sql, [since]))?.n ?? 0
   }
 
-  countAfter(since: number): number {
-    return this.#countAfter.get(since) as number
-  }
-
-  head(): number {
-    return (this.#head.get() as number | null) ?? 0
+  async head(): Promise<number> {
+    return (
+      (await this.db.get<{ head: number | null }>('SELECT MAX(revoked_at) AS head FROM revocations'))?.head ??
+      0
+    )
   }
 
   /** JTIs whose credential has not expired yet. */
-  liveJtis(now: number): Iterable<string> {
-    return this.#live.iterate(now) as Iterable<string>
+  async liveJtis(now: number): Promise<string[]> {
+    return (
+      await this.db.all<{ jti: string }>('SELECT jti FROM revocations WHERE expires_at > ?', [now])
+    ).map((r) => r.jti)
   }
 
   /**
@@ -92,7 +105,11 @@ export class RevocationStore {
    * instead of a million (about three times faster than stepping row by row).
    */
   snapshot(): RevocationSnapshotRead {
-    const reader = new Database(this.db.name, { readonly: true, fileMustExist: true })
+    // SQLite only for now: on PostgreSQL the endpoint answers not_found and dataplanes page the
+    // JSON list instead.
+    if (!(this.db instanceof SqliteSql))
+      throw new ApiError('not_found', 'no compact snapshot on this database engine: page the revocation list')
+    const reader = new Database(this.db.handle.name, { readonly: true, fileMustExist: true })
     try {
       reader.pragma('busy_timeout = 5000')
       reader.prepare('BEGIN').run()
@@ -136,7 +153,7 @@ export class RevocationStore {
     }
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)()
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(fn)
   }
 }

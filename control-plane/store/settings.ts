@@ -4,21 +4,30 @@
 import type { Db } from './db.ts'
 
 export class SettingsStore {
-  readonly #get
-  readonly #set
+  constructor(readonly db: Db) {}
 
-  constructor(readonly db: Db) {
-    this.#get = db.prepare('SELECT value FROM settings WHERE key = ?').pluck()
-    this.#set = db.prepare(
+  async get(key: string): Promise<string | undefined> {
+    return (await this.db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [key]))?.value
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.db.run(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
     )
   }
 
-  get(key: string): string | undefined {
-    return this.#get.get(key) as string | undefined
+  /** Sets `key` unless it is set already; answers the value it holds afterwards. */
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    await this.db.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [
+      key,
+      value,
+    ])
+    return (await this.get(key)) ?? value
   }
 
-  set(key: string, value: string): void {
-    this.#set.run(key, value)
+  /** Runs `fn` in a transaction holding the named lock, across every replica. */
+  exclusive<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(fn, { lock })
   }
 }

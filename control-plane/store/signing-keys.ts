@@ -27,55 +27,52 @@ export interface Supersede {
 }
 
 export class SigningKeyStore {
-  readonly #all
-  readonly #insert
-  readonly #dropPending
-  readonly #retireActive
-  readonly #markSigned
+  constructor(readonly db: Db) {}
 
-  constructor(readonly db: Db) {
-    this.#all = db.prepare('SELECT * FROM signing_keys ORDER BY activates_at, created_at')
-    this.#insert = db.prepare(
-      `INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private, created_at, activates_at)
-       VALUES (@kid, @alg, @public_jwk, @sealed_private, @created_at, @activates_at)`,
-    )
-    // A key still waiting for its activation has signed nothing: it retires and leaves the JWKS now.
-    this.#dropPending = db.prepare(
-      `UPDATE signing_keys SET retired_at = @now, publish_until = @now
-       WHERE activates_at > @now AND first_signed_at IS NULL AND (retired_at IS NULL OR retired_at > @now)`,
-    )
-    this.#retireActive = db.prepare(
-      `UPDATE signing_keys SET retired_at = @retireAt, publish_until = @publishUntil
-       WHERE activates_at <= @now AND (retired_at IS NULL OR retired_at > @now)`,
-    )
-    this.#markSigned = db.prepare(
-      'UPDATE signing_keys SET first_signed_at = ? WHERE kid = ? AND first_signed_at IS NULL',
-    )
-  }
-
-  all(): SigningKeyRow[] {
-    return this.#all.all() as SigningKeyRow[]
+  all(): Promise<SigningKeyRow[]> {
+    return this.db.all<SigningKeyRow>('SELECT * FROM signing_keys ORDER BY activates_at, created_at')
   }
 
   /**
    * Adds a key; with `supersede`, in the same transaction, every key still pending activation
    * retires unpublished and the key signing now retires at `supersede.retireAt`.
    */
-  add(
+  async add(
     row: Omit<SigningKeyRow, 'retired_at' | 'publish_until' | 'first_signed_at'>,
     supersede?: Supersede,
-  ): void {
-    this.db.transaction(() => {
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
       if (supersede) {
-        this.#dropPending.run({ now: supersede.now })
-        this.#retireActive.run(supersede)
+        // A key still waiting for its activation has signed nothing: it retires and leaves the JWKS now.
+        await tx.run(
+          `UPDATE signing_keys SET retired_at = @now, publish_until = @now
+           WHERE activates_at > @now AND first_signed_at IS NULL AND (retired_at IS NULL OR retired_at > @now)`,
+          { now: supersede.now },
+        )
+        await tx.run(
+          `UPDATE signing_keys SET retired_at = @retireAt, publish_until = @publishUntil
+           WHERE activates_at <= @now AND (retired_at IS NULL OR retired_at > @now)`,
+          supersede,
+        )
       }
-      this.#insert.run(row)
-    })()
+      await tx.run(
+        `INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private, created_at, activates_at)
+         VALUES (@kid, @alg, @public_jwk, @sealed_private, @created_at, @activates_at)`,
+        row,
+      )
+    })
   }
 
   /** Records the key's first signature (later calls change nothing). */
-  markSigned(kid: string, at: number): void {
-    this.#markSigned.run(at, kid)
+  async markSigned(kid: string, at: number): Promise<void> {
+    await this.db.run(
+      'UPDATE signing_keys SET first_signed_at = ? WHERE kid = ? AND first_signed_at IS NULL',
+      [at, kid],
+    )
+  }
+
+  /** Runs `fn` in a transaction holding the signing-key lock, across every replica. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction(fn, { lock: 'agentrouter.signing-keys' })
   }
 }

@@ -14,7 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { ApiError } from '../../shared/errors.ts'
 
-export type Params = readonly unknown[] | Readonly<Record<string, unknown>>
+export type Params = readonly unknown[] | object
 export type Engine = 'sqlite' | 'postgres'
 
 export interface Queryable {
@@ -113,4 +113,10 @@ export function databaseUnavailable(cause: unknown): ApiError {
   const err = new ApiError('unavailable', 'the database is unavailable; retry shortly')
   ;(err as Error & { cause?: unknown }).cause = cause
   return err
+}
+
+/** Whether an insert failed on a unique constraint, on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { RevocationLog } from '../../control-plane/revocations/log.ts'
-import { openDatabase } from '../../control-plane/store/db.ts'
+import { openStore } from '../../control-plane/store/open.ts'
 import { RevocationStore } from '../../control-plane/store/revocations.ts'
 import type { Revocation } from '../../shared/contract/tokens.ts'
 import { parseMicros } from '../../shared/time.ts'
@@ -161,14 +161,14 @@ describe('revocation list over HTTP', () => {
 })
 
 describe('revocation log cursors', () => {
-  it('stays strictly increasing when 500 revocations share one clock tick, and across a restart with the clock behind', () => {
+  it('stays strictly increasing when 500 revocations share one clock tick, and across a restart with the clock behind', async () => {
     const dataDir = tempDir()
     const frozen = 1_800_000_000_000_000 // a whole millisecond
-    const db = openDatabase(dataDir)
-    const log = new RevocationLog(new RevocationStore(db), () => frozen)
+    const db = await openStore({ databaseUrl: undefined, dataDir })
+    const log = await RevocationLog.open(new RevocationStore(db), () => frozen)
     const cursors: number[] = []
     for (let i = 0; i < 500; i++) {
-      const { row, created } = log.revoke({
+      const { row, created } = await log.revoke({
         jti: `key_${String(i).padStart(26, '0')}`,
         kind: 'api_key',
         expiresAt: frozen + 3_600_000_000,
@@ -180,7 +180,7 @@ describe('revocation log cursors', () => {
     for (let i = 1; i < cursors.length; i++) assert.ok(cursors[i]! > cursors[i - 1]!)
     assert.equal(Math.floor(cursors.at(-1)! / 1000), Math.floor(frozen / 1000), 'all 500 in one millisecond')
 
-    const again = log.revoke({
+    const again = await log.revoke({
       jti: 'key_00000000000000000000000000',
       kind: 'api_key',
       expiresAt: 0,
@@ -192,22 +192,27 @@ describe('revocation log cursors', () => {
     const paged: number[] = []
     let since = 0
     for (;;) {
-      const [row] = log.after(since, 1)
+      const [row] = await log.after(since, 1)
       if (!row) break
-      assert.equal(log.countAfter(since), 500 - paged.length)
+      assert.equal(await log.countAfter(since), 500 - paged.length)
       paged.push(row.revoked_at)
       since = row.revoked_at
     }
     assert.deepEqual(paged, cursors)
-    db.close()
+    await db.close()
 
     // A restart whose clock reads earlier than the last cursor still moves forward.
-    const reopened = openDatabase(dataDir)
-    const later = new RevocationLog(new RevocationStore(reopened), () => frozen - 60_000_000)
+    const reopened = await openStore({ databaseUrl: undefined, dataDir })
+    const later = await RevocationLog.open(new RevocationStore(reopened), () => frozen - 60_000_000)
     assert.equal(later.head, cursors.at(-1))
     assert.ok(later.isRevoked('key_00000000000000000000000499'), 'the revoked set is reloaded')
-    const next = later.revoke({ jti: 'ses_after_restart', kind: 'session', expiresAt: frozen, reason: 'x' })
+    const next = await later.revoke({
+      jti: 'ses_after_restart',
+      kind: 'session',
+      expiresAt: frozen,
+      reason: 'x',
+    })
     assert.ok(next.row.revoked_at > cursors.at(-1)!)
-    reopened.close()
+    await reopened.close()
   })
 })

@@ -9,14 +9,14 @@ import { heldScopes } from '../principal.ts'
 import type { Router } from '../route.ts'
 
 export function adminRoutes(router: Router, s: Services): void {
-  router.on('createCustomer', ({ body }) => {
-    const row = s.tenancy.createCustomer(body.name)
+  router.on('createCustomer', async ({ body }) => {
+    const row = await s.tenancy.createCustomer(body.name)
     return { customer: { id: row.id, name: row.name, created_at: formatMicros(row.created_at) } }
   })
 
-  router.on('createProject', ({ params, body, principal }) => {
+  router.on('createProject', async ({ params, body, principal }) => {
     const customerId = s.tenancy.customerIdFor(principal.identity, params.customer_id)
-    const row = s.tenancy.createProject(customerId, body.name)
+    const row = await s.tenancy.createProject(customerId, body.name)
     return {
       project: {
         id: row.id,
@@ -27,9 +27,9 @@ export function adminRoutes(router: Router, s: Services): void {
     }
   })
 
-  router.on('putMember', ({ params, body, principal }) => {
-    const scope = s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
-    const m = s.tenancy.setMember(scope, s.identities.get(params.identity_id), body.role)
+  router.on('putMember', async ({ params, body, principal }) => {
+    const scope = await s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
+    const m = await s.tenancy.setMember(scope, await s.identities.get(params.identity_id), body.role)
     return {
       member: {
         customer_id: scope.customer.id,
@@ -41,19 +41,19 @@ export function adminRoutes(router: Router, s: Services): void {
     }
   })
 
-  router.on('deleteMember', ({ params, principal }) => {
-    const scope = s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
-    return { success: s.tenancy.removeMember(scope, s.identities.get(params.identity_id)) }
+  router.on('deleteMember', async ({ params, principal }) => {
+    const scope = await s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
+    return { success: await s.tenancy.removeMember(scope, await s.identities.get(params.identity_id)) }
   })
 
-  router.on('listIdentities', ({ query }) => ({
-    identities: s.identities.list(query.email).map((i) => s.tenancy.view(i)),
+  router.on('listIdentities', async ({ query }) => ({
+    identities: await Promise.all((await s.identities.list(query.email)).map((i) => s.tenancy.view(i))),
   }))
 
   router.on('adminIssueKey', async ({ body, principal }) => {
     const identity = body.identity_id
-      ? s.identities.get(body.identity_id)
-      : s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
+      ? await s.identities.get(body.identity_id)
+      : await s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
     return s.apiKeys.issue(identity, {
       name: body.name,
       type: body.type,
@@ -62,29 +62,32 @@ export function adminRoutes(router: Router, s: Services): void {
   })
 
   router.on('adminRevokeKey', async ({ params, query, principal }) => {
-    const { key, cursor } = s.apiKeys.revokeAny(params.key_id, `revoked by admin ${principal.identity.id}`)
+    const { key, cursor } = await s.apiKeys.revokeAny(
+      params.key_id,
+      `revoked by admin ${principal.identity.id}`,
+    )
     return { key, ...(await waitIfAsked(s, query, cursor)) }
   })
 
-  router.on('listDataplanes', () => {
+  router.on('listDataplanes', async () => {
     const now = Date.now()
-    return {
-      head_cursor: formatMicros(s.revocations.head),
-      dataplanes: s.dataplanes.list().map((dp) => {
-        const oldest = s.revocations.oldestAfter(dp.appliedCursor)
-        return {
-          id: dp.id,
-          name: dp.name,
-          key_id: dp.keyId,
-          remote_address: dp.remoteAddress,
-          connected_at: formatMicros(dp.connectedAt),
-          last_contact_at: formatMicros(dp.lastContactAt),
-          applied_cursor: formatMicros(dp.appliedCursor),
-          lag_entries: oldest === undefined ? 0 : s.revocations.countAfter(dp.appliedCursor),
-          lag_ms: oldest === undefined ? 0 : Math.max(0, now - oldest / 1000),
-        }
-      }),
+    const head = s.revocations.head
+    const dataplanes = []
+    for (const dp of s.dataplanes.list()) {
+      const oldest = await s.revocations.oldestAfter(dp.appliedCursor)
+      dataplanes.push({
+        id: dp.id,
+        name: dp.name,
+        key_id: dp.keyId,
+        remote_address: dp.remoteAddress,
+        connected_at: formatMicros(dp.connectedAt),
+        last_contact_at: formatMicros(dp.lastContactAt),
+        applied_cursor: formatMicros(dp.appliedCursor),
+        lag_entries: oldest === undefined ? 0 : await s.revocations.countAfter(dp.appliedCursor),
+        lag_ms: oldest === undefined ? 0 : Math.max(0, now - oldest / 1000),
+      })
     }
+    return { head_cursor: formatMicros(head), dataplanes }
   })
 
   router.on('rotateSigningKey', async ({ body }) => {

@@ -17,8 +17,8 @@ export function aiKeyRoutes(router: Router, s: Services): void {
   const scopeOf = (principal: Principal, params: { customer_id: string; project_id: string }) =>
     s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
 
-  router.on('registerAiKey', ({ principal, params, body }) => ({
-    key: s.aiKeys.register(callerOf(principal), scopeOf(principal, params), {
+  router.on('registerAiKey', async ({ principal, params, body }) => ({
+    key: await s.aiKeys.register(callerOf(principal), await scopeOf(principal, params), {
       provider: body.provider,
       name: body.name,
       secret: body.secret,
@@ -26,16 +26,20 @@ export function aiKeyRoutes(router: Router, s: Services): void {
     }),
   }))
 
-  router.on('getAiKey', ({ principal, params }) => ({
-    key: s.aiKeys.get(callerOf(principal), scopeOf(principal, params), params.id),
+  router.on('getAiKey', async ({ principal, params }) => ({
+    key: await s.aiKeys.get(callerOf(principal), await scopeOf(principal, params), params.id),
   }))
 
-  router.on('listAiKeys', ({ principal, params }) => ({
-    keys: s.aiKeys.list(callerOf(principal), scopeOf(principal, params)),
+  router.on('listAiKeys', async ({ principal, params }) => ({
+    keys: await s.aiKeys.list(callerOf(principal), await scopeOf(principal, params)),
   }))
 
   router.on('revokeAiKey', async ({ principal, params, query }) => {
-    const { key, cursor } = s.aiKeys.revoke(callerOf(principal), scopeOf(principal, params), params.id)
+    const { key, cursor } = await s.aiKeys.revoke(
+      callerOf(principal),
+      await scopeOf(principal, params),
+      params.id,
+    )
     return { key, ...(await waitIfAsked(s, query, cursor)) }
   })
 }

@@ -6,7 +6,7 @@ import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
 
 export function internalRoutes(router: Router, s: Services): void {
-  router.on('resolveProviderKey', ({ principal, body }) => {
+  router.on('resolveProviderKey', async ({ principal, body }) => {
     // A dataplane that has not applied a revocation yet must not get a provider key for it. The
     // dataplane is authenticated; what it asks for is not allowed: permission_denied, not
     // unauthenticated (which would say its own key was refused).
@@ -15,8 +15,8 @@ export function internalRoutes(router: Router, s: Services): void {
         { field: 'credential_jti', description: 'revoked' },
       ])
     }
-    const identity = s.identities.get(body.identity_id)
-    const scope = s.tenancy.scopeFor(identity, body.customer_id, body.project_id)
+    const identity = await s.identities.get(body.identity_id)
+    const scope = await s.tenancy.scopeFor(identity, body.customer_id, body.project_id)
     return s.aiKeys.resolve(
       { identityId: principal.identity.id, credentialId: principal.claims.jti },
       identity.id,

@@ -31,7 +31,7 @@ export function loginRoutes(router: Router, s: Services): void {
     return {
       session_token: session.token,
       expires_at: formatMicros(session.expiresAt),
-      identity: s.tenancy.view(identity),
+      identity: await s.tenancy.view(identity),
     }
   })
 }

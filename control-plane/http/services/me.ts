@@ -12,7 +12,7 @@ import type { Router } from '../route.ts'
 import { clearSessionCookie } from '../session-cookie.ts'
 
 export function meRoutes(router: Router, s: Services): void {
-  router.on('getMe', ({ principal }) => ({ identity: s.tenancy.view(principal.identity) }))
+  router.on('getMe', async ({ principal }) => ({ identity: await s.tenancy.view(principal.identity) }))
 
   router.on('issueKey', async ({ principal, body }) => {
     const type: KeyType = !body.type || body.type === 'KEY_TYPE_UNSPECIFIED' ? 'KEY_TYPE_PROMPT' : body.type
@@ -27,8 +27,8 @@ export function meRoutes(router: Router, s: Services): void {
     })
   })
 
-  router.on('listKeys', ({ principal, query }) => {
-    const { keys, nextPageToken } = s.apiKeys.list(
+  router.on('listKeys', async ({ principal, query }) => {
+    const { keys, nextPageToken } = await s.apiKeys.list(
       principal.identity.id,
       query.page_size ?? 50,
       query.page_token,
@@ -37,12 +37,12 @@ export function meRoutes(router: Router, s: Services): void {
   })
 
   router.on('revokeKey', async ({ principal, params, query }) => {
-    const { key, cursor } = s.apiKeys.revoke(principal.identity.id, params.key_id)
+    const { key, cursor } = await s.apiKeys.revoke(principal.identity.id, params.key_id)
     return { key, ...(await waitIfAsked(s, query, cursor)) }
   })
 
   router.on('logout', async ({ principal, query, c }) => {
-    const cursor = s.sessions.close(principal.claims.jti, principal.claims.exp)
+    const cursor = await s.sessions.close(principal.claims.jti, principal.claims.exp)
     clearSessionCookie(c)
     return { ...(await waitIfAsked(s, query, cursor)) }
   })

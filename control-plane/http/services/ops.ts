@@ -9,9 +9,9 @@ import { databaseOk } from '../../store/db.ts'
 export function opsRoutes(app: Hono, s: Services, version: string): void {
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
-  app.get('/readyz', (c) => {
+  app.get('/readyz', async (c) => {
     const checks = {
-      database: databaseOk(s.db),
+      database: await databaseOk(s.db),
       signing_key: s.keyRing.publishedKeys().length > 0,
     }
     const ready = Object.values(checks).every(Boolean)

@@ -18,12 +18,12 @@ export function secretCaller(principal: Principal): SecretCaller {
 }
 
 export function secretRoutes(router: Router, s: Services): void {
-  router.on('createSecret', ({ principal, body }) => ({
-    secret: s.secrets.create(secretCaller(principal), body),
+  router.on('createSecret', async ({ principal, body }) => ({
+    secret: await s.secrets.create(secretCaller(principal), body),
   }))
 
-  router.on('getSecret', ({ principal, params, query }) => ({
-    secret: s.secrets.get(secretCaller(principal), {
+  router.on('getSecret', async ({ principal, params, query }) => ({
+    secret: await s.secrets.get(secretCaller(principal), {
       name: params.name,
       realm: query.realm,
       userId: query.user_id,
@@ -32,8 +32,8 @@ export function secretRoutes(router: Router, s: Services): void {
 
   router.on('listSecrets', ({ principal, query }) => s.secrets.list(secretCaller(principal), query))
 
-  router.on('deleteSecret', ({ principal, params, query }) => {
-    s.secrets.delete(secretCaller(principal), {
+  router.on('deleteSecret', async ({ principal, params, query }) => {
+    await s.secrets.delete(secretCaller(principal), {
       name: params.name,
       realm: query.realm,
       userId: query.user_id,
@@ -41,8 +41,8 @@ export function secretRoutes(router: Router, s: Services): void {
     return { success: true }
   })
 
-  router.on('rotateSecret', ({ principal, params, body }) => ({
-    secret: s.secrets.rotate(
+  router.on('rotateSecret', async ({ principal, params, body }) => ({
+    secret: await s.secrets.rotate(
       secretCaller(principal),
       { name: params.name, realm: body.realm, userId: body.user_id },
       body.new_value,

@@ -11,15 +11,15 @@ import type { Services } from '../../services.ts'
 import type { Router } from '../route.ts'
 
 export function tokenRoutes(router: Router, s: Services): void {
-  router.on('getRevocationList', ({ query }) => {
+  router.on('getRevocationList', async ({ query }) => {
     const since = parseCursor(query.since)
-    const rows = s.revocations.after(since, query.limit ?? Number.MAX_SAFE_INTEGER)
+    const rows = await s.revocations.after(since, query.limit ?? Number.MAX_SAFE_INTEGER)
     const last = rows.at(-1)
     return {
       revocations: rows.map(toWire),
       // The high-water mark of what was returned: the next `since` neither skips nor repeats.
       snapshot_at: formatMicros(last ? last.revoked_at : since),
-      total_count: s.revocations.countAfter(since),
+      total_count: await s.revocations.countAfter(since),
     }
   })
 
