@@ -56,7 +56,6 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     this.#log = log
   }
 
-  /** Loads the keys, creating the first one when there is none. */
   /** Loads the keys, creating the first one on a fresh database (once, however many replicas start). */
   async init(): Promise<void> {
     await this.#store.exclusive(async () => {

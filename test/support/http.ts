@@ -5,9 +5,11 @@
  * (to prove a refused request wrote nothing).
  */
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ApiError, type ErrorCode } from '../../shared/errors.ts'
+import { postgresUrlFor } from './control-plane.ts'
 
 export interface HttpOptions {
   /** Sent as `Authorization: Bearer <token>`. */
@@ -148,6 +150,8 @@ export async function metrics(baseUrl: string): Promise<string> {
  * refused request wrote nothing.
  */
 export function tableCounts(dataDir: string): Record<string, number> {
+  const postgres = postgresUrlFor(dataDir)
+  if (postgres) return postgresTableCounts(postgres)
   const db = new Database(join(dataDir, 'agentrouter.db'), { readonly: true, fileMustExist: true })
   try {
     const tables = db
@@ -160,6 +164,23 @@ export function tableCounts(dataDir: string): Record<string, number> {
   } finally {
     db.close()
   }
+}
+
+/** The same on PostgreSQL, through psql so that callers stay synchronous. */
+function postgresTableCounts(url: string): Record<string, number> {
+  const psql = (query: string): string[] => {
+    const out = spawnSync('psql', [url, '-XAtqc', query], { encoding: 'utf8' })
+    if (out.status !== 0) throw new Error(`psql failed: ${out.stderr}`)
+    return out.stdout.split('\n').filter(Boolean)
+  }
+  const tables = psql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+  const counts: Record<string, number> = {}
+  const rows = psql(tables.map((t) => `SELECT '${t}', COUNT(*) FROM "${t}"`).join(' UNION ALL '))
+  for (const row of rows) {
+    const [t, n] = row.split('|')
+    counts[t as string] = Number(n)
+  }
+  return counts
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
