@@ -166,6 +166,8 @@ export class RevocationStream {
     for (const sub of this.#subscribers.values()) {
       // A subscriber being cut off stays listed until its socket's close event: count it once.
       if (sub.catchingUp || sub.ws.readyState !== WebSocket.OPEN) continue
+      // Its catch-up read may already have sent it: that read runs concurrently with the append.
+      if (row.revoked_at <= sub.sent) continue
       if (sub.ws.bufferedAmount > this.options.maxBufferedBytes) {
         this.metrics.streamDisconnects.inc({ reason: 'too_slow' })
         this.log.warn('stream client too slow: disconnected', {

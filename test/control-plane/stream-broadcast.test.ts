@@ -171,7 +171,7 @@ describe('revocation stream broadcast', () => {
  */
 describe('revocation stream buffer limit, with shared frames', () => {
   const LIMIT = 64 * 1024
-  const revocations = Object.assign(new EventEmitter(), { head: 0, after: () => [] })
+  const revocations = Object.assign(new EventEmitter(), { head: 0, after: async () => [] })
   const registry = new DataplaneRegistry()
   const disconnects: string[] = []
   const metricsStub = { streamDisconnects: { inc: (l: { reason: string }) => disconnects.push(l.reason) } }
