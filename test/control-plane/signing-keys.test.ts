@@ -8,13 +8,12 @@
  * control plane and at a dataplane.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import Database from 'better-sqlite3'
 import WebSocket from 'ws'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { assertError, decodeJwt, http, sleep } from '../support/http.ts'
 import { type Caller, chat, type InferenceWorld, startInferenceWorld, within } from '../support/inference.ts'
+import { openAnyDatabase } from '../support/secrets-db.ts'
 import { listenToStream } from '../support/stream-listener.ts'
 
 const kidOf = (token: string) => decodeJwt(token).header.kid as string
@@ -141,7 +140,7 @@ describe('signing-key rotation', () => {
   })
 
   it('stores private keys sealed, and keeps every published key across a restart', async () => {
-    const db = new Database(join(cp.dataDir, 'agentrouter.db'), { readonly: true })
+    const db = openAnyDatabase(cp.dataDir)
     const rows = db.prepare('SELECT kid, sealed_private, public_jwk FROM signing_keys').all() as Array<{
       kid: string
       sealed_private: Buffer
@@ -193,7 +192,7 @@ describe('quick signing-key rotations', () => {
     return res.body as { kid: string; activates_at: string }
   }
   const signedKids = () => {
-    const db = new Database(join(cp.dataDir, 'agentrouter.db'), { readonly: true })
+    const db = openAnyDatabase(cp.dataDir)
     try {
       return db
         .prepare('SELECT kid FROM signing_keys WHERE first_signed_at IS NOT NULL ORDER BY activates_at')

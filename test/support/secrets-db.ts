@@ -16,6 +16,12 @@ export function openDatabaseFile(dataDir: string, readonly = false): Database.Da
   return db
 }
 
+/** A connection to the control plane's database, whichever engine it runs on (close it). */
+export function openAnyDatabase(dataDir: string): Database.Database {
+  const url = postgresUrlFor(dataDir)
+  return url ? psqlDatabase(url) : openDatabaseFile(dataDir, true)
+}
+
 /** Runs `fn` with a connection to the database, closing it afterwards. */
 export function withDatabase<T>(dataDir: string, fn: (db: Database.Database) => T): T {
   const url = postgresUrlFor(dataDir)
