@@ -26,15 +26,21 @@ async function withoutSnapshot(target: string): Promise<{ url: string; hits: str
     const headers = new Headers()
     for (const [k, v] of Object.entries(req.headers))
       if (typeof v === 'string' && k !== 'host') headers.set(k, v)
-    const upstream = await fetch(target + req.url, {
-      method: req.method ?? 'GET',
-      headers,
-      ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
-    })
-    res.writeHead(upstream.status, {
-      'content-type': upstream.headers.get('content-type') ?? 'application/json',
-    })
-    res.end(Buffer.from(await upstream.arrayBuffer()))
+    try {
+      const upstream = await fetch(target + req.url, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+      })
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      })
+      res.end(Buffer.from(await upstream.arrayBuffer()))
+    } catch {
+      // The control plane is gone (the suite is stopping): what a proxy answers then.
+      res.writeHead(502, { 'content-type': 'application/json' })
+      res.end('{"code":"unavailable","message":"the control plane is unreachable"}')
+    }
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, server }
