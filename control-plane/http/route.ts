@@ -43,7 +43,7 @@ export class Router {
           : await this.auth.authenticate(
               Authenticator.tokenOf({
                 authorization: c.req.header('authorization'),
-                cookie: c.req.header('cookie'),
+                cookie: spec.bearerOnly ? undefined : c.req.header('cookie'),
               }),
             )
       if (principal && spec.persona !== 'public') requirePersona(principal, spec.persona)

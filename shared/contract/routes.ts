@@ -38,6 +38,11 @@ export interface RouteSpec {
   response: z.ZodType
   /** A response that is not JSON: its media type (the `response` schema then describes bytes). */
   responseType?: string
+  /**
+   * A machine interface: the credential is `Authorization: Bearer` only, the session cookie is
+   * never read (so no page can make a logged-in browser call it).
+   */
+  bearerOnly?: true
   /** The `tare` command that calls it. */
   cli?: string
 }
@@ -175,6 +180,7 @@ export const routes = {
     summary: 'Every revoked JTI as of now, compact and gzipped (what a starting dataplane reads)',
     response: tokens.RevocationSnapshotResponse,
     responseType: tokens.REVOCATION_SNAPSHOT_MEDIA_TYPE,
+    bearerOnly: true,
   },
   createSecret: {
     method: 'POST',

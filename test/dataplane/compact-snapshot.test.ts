@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { insertRevocations } from '../../bench/lib/revocation-log.ts'
+import { SESSION_COOKIE } from '../../shared/tokens/bearer.ts'
 import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
 import { chat } from '../support/inference.ts'
@@ -57,7 +58,10 @@ describe('a starting dataplane reads the compact revocation snapshot', () => {
   before(async () => {
     const dataDir = tempDir()
     insertRevocations(dataDir, FILLED)
-    ;[cp, upstream] = await Promise.all([startControlPlane({}, dataDir), startUpstream()])
+    ;[cp, upstream] = await Promise.all([
+      startControlPlane({ AGENTROUTER_ADMIN_EMAILS: 'root@example.com' }, dataDir),
+      startUpstream(),
+    ])
     const login = await cp.login('alice@example.com')
     await login.client.aikeys.register('-', '-', 'openai', 'project', 'sk-snapshot')
     const valid = await login.client.me.issueKey('valid')
@@ -85,6 +89,28 @@ describe('a starting dataplane reads the compact revocation snapshot', () => {
     assert.equal(body.subarray(0, 4).toString('latin1'), 'ARS1')
     const anonymous = await fetch(`${cp.url}/v1/tokens/revocations/snapshot`)
     assert.equal(anonymous.status, 401)
+  })
+
+  it('is a machine interface: an admin session works as a bearer, never as a cookie; other personas and any query are refused', async () => {
+    const url = `${cp.url}/v1/tokens/revocations/snapshot`
+    const root = await cp.login('root@example.com')
+    const asBearer = await fetch(url, { headers: { authorization: `Bearer ${root.sessionToken}` } })
+    assert.equal(asBearer.status, 200)
+    await asBearer.arrayBuffer()
+    // What a page elsewhere can make a logged-in admin's browser send: the cookie alone.
+    const asCookie = await fetch(url, { headers: { cookie: `${SESSION_COOKIE}=${root.sessionToken}` } })
+    assert.equal(asCookie.status, 401)
+    assert.equal(((await asCookie.json()) as { code: string }).code, 'unauthenticated')
+    const alice = await cp.login('alice@example.com')
+    const prompt = await alice.client.me.issueKey('prompt')
+    const asPrompt = await fetch(url, { headers: { authorization: `Bearer ${prompt.secret}` } })
+    assert.equal(asPrompt.status, 403)
+    assert.equal(((await asPrompt.json()) as { code: string }).code, 'permission_denied')
+    const withQuery = await fetch(`${url}?since=2026-01-01T00:00:00Z`, {
+      headers: { authorization: `Bearer ${cp.dataplaneKey}` },
+    })
+    assert.equal(withQuery.status, 400)
+    assert.equal(((await withQuery.json()) as { code: string }).code, 'invalid_argument')
   })
 
   it('is ready with every revoked JTI, having read the compact form, at the head cursor', async () => {
