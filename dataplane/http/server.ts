@@ -16,7 +16,7 @@ import type { DataplaneMetrics } from '../metrics.ts'
 import type { BodyBudget } from '../proxy/body-budget.ts'
 import { Exchange, type ExchangeDeps } from '../proxy/exchange.ts'
 import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
-import type { Upstreams } from '../proxy/upstreams.ts'
+import type { Upstream, Upstreams } from '../proxy/upstreams.ts'
 import type { KeySet } from '../sync/key-set.ts'
 import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
 import { type Dialect, PreparedError, rawErrorResponse, sendError } from './errors.ts'
@@ -151,7 +151,8 @@ class RequestHandler {
       return
     }
     // Only the provider's inference API, and nothing that could walk out of it once decoded.
-    const refused = this.#deps.upstreams.get(route.adapter.provider).paths.refusal(url, route.strip)
+    const upstream = this.#deps.upstreams.get(route.adapter.provider)
+    const refused = upstream.paths.refusal(url, route.strip)
     if (refused !== undefined) {
       sendError(res, refused, route.dialect)
       return
@@ -163,13 +164,14 @@ class RequestHandler {
     const outcome = this.#deps.auth.check(token)
     this.#deps.metrics.authDuration.observe((performance.now() - startedAt) / 1000)
     span.end()
-    this.#authorized(req, res, route, trace, token, outcome, false)
+    this.#authorized(req, res, route, upstream, trace, token, outcome, false)
   }
 
   #authorized(
     req: IncomingMessage,
     res: ServerResponse,
     route: ProviderRoute,
+    upstream: Upstream,
     trace: Context,
     token: string | undefined,
     outcome: AuthOutcome,
@@ -189,7 +191,7 @@ class RequestHandler {
         })
         Promise.race([pending, bounded]).then(() => {
           clearTimeout(timer)
-          this.#authorized(req, res, route, trace, token, this.#deps.auth.check(token), true)
+          this.#authorized(req, res, route, upstream, trace, token, this.#deps.auth.check(token), true)
         })
         return
       }
@@ -205,6 +207,6 @@ class RequestHandler {
       const end = () => span.end()
       key.then(end, end)
     } else span.end()
-    new Exchange(req, res, route, this.#deps.upstreams.get(provider), trace, this.#exchangeDeps).start(key)
+    new Exchange(req, res, route, upstream, trace, this.#exchangeDeps).start(key)
   }
 }
