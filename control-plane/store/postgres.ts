@@ -126,14 +126,6 @@ export class PostgresSql extends BaseSql {
     await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [name])
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.get<{ ok: number }>('SELECT 1 AS ok'))?.ok === 1
-    } catch {
-      return false
-    }
-  }
-
   async close(): Promise<void> {
     await this.pool.end()
   }

@@ -90,7 +90,15 @@ export abstract class BaseSql implements Sql {
   /** Opens a transaction, runs `fn` in it, commits or rolls back. */
   protected abstract begin<T>(fn: (tx: OpenTransaction) => Promise<T>): Promise<T>
   protected abstract lock(tx: OpenTransaction, name: string): Promise<void>
-  abstract ping(): Promise<boolean>
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.get<{ ok: number }>('SELECT 1 AS ok'))?.ok === 1
+    } catch {
+      return false
+    }
+  }
+
   abstract close(): Promise<void>
 }
 

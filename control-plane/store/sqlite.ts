@@ -100,14 +100,6 @@ export class SqliteSql extends BaseSql {
     else this.#held = false
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.get<{ ok: number }>('SELECT 1 AS ok'))?.ok === 1
-    } catch {
-      return false
-    }
-  }
-
   async close(): Promise<void> {
     if (this.#held) {
       await this.#acquire()
