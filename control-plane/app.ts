@@ -20,6 +20,7 @@ import { secretRoutes } from './http/services/secrets.ts'
 import { RevocationStream } from './http/stream.ts'
 import { bootstrap } from './identity/bootstrap.ts'
 import { Identities } from './identity/identities.ts'
+import { ServiceAccounts } from './identity/service-accounts.ts'
 import { Sessions } from './identity/sessions.ts'
 import { Tenancy } from './identity/tenancy.ts'
 import { ApiKeys } from './keys/api-keys.ts'
@@ -42,6 +43,7 @@ import { LoginStateStore } from './store/login-states.ts'
 import { openStore } from './store/open.ts'
 import { RevocationStore } from './store/revocations.ts'
 import { SecretStore } from './store/secrets.ts'
+import { ServiceAccountStore } from './store/service-accounts.ts'
 import { SettingsStore } from './store/settings.ts'
 import { SigningKeyStore } from './store/signing-keys.ts'
 import { TenancyStore } from './store/tenancy.ts'
@@ -134,6 +136,13 @@ export async function startControlPlane(
   await secrets.sweepExpired()
   const kekRotation = new KekRotation(keks, secretStore, log)
   const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations)
+  const serviceAccounts = new ServiceAccounts(
+    new ServiceAccountStore(db),
+    identities,
+    tenancy,
+    apiKeys,
+    pageTokens,
+  )
 
   let devIdp: DevIdp | undefined
   let issuers = config.oidc.issuers
@@ -187,6 +196,7 @@ export async function startControlPlane(
     secrets,
     kekRotation,
     aiKeys,
+    serviceAccounts,
   }
   const { adminKeyFile, dataplaneKeyFile } = await bootstrap({
     dataDir: config.dataDir,

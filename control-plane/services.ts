@@ -10,6 +10,7 @@ import type { PageTokens } from './crypto/page-token.ts'
 import type { RootKey } from './crypto/root-key.ts'
 import type { DataplaneRegistry } from './dataplanes/registry.ts'
 import type { Identities } from './identity/identities.ts'
+import type { ServiceAccounts } from './identity/service-accounts.ts'
 import type { Sessions } from './identity/sessions.ts'
 import type { Tenancy } from './identity/tenancy.ts'
 import type { ApiKeys } from './keys/api-keys.ts'
@@ -42,4 +43,5 @@ export interface Services {
   secrets: Secrets
   kekRotation: KekRotation
   aiKeys: AiKeys
+  serviceAccounts: ServiceAccounts
 }

@@ -33,8 +33,23 @@ export function heldScopes(principal: Principal): Set<string> {
   return held
 }
 
-/** Throws `permission_denied` unless the principal has the persona. */
-export function requirePersona(principal: Principal, persona: Exclude<Persona, 'public'>): void {
+/**
+ * A non-human identity acting without the Admin persona: a service account, whose key may send
+ * inference traffic and read its own identity, and nothing else of the account tier.
+ */
+export function isServiceAccount(principal: Principal): boolean {
+  return principal.identity.kind === 'service' && !principal.isAdmin
+}
+
+/**
+ * Throws `permission_denied` unless the principal has the persona. `serviceAccounts`: the route
+ * admits a service account's key (only `GET /v1/me` does).
+ */
+export function requirePersona(
+  principal: Principal,
+  persona: Exclude<Persona, 'public'>,
+  serviceAccounts = false,
+): void {
   const { claims } = principal
   switch (persona) {
     case 'session':
@@ -42,6 +57,9 @@ export function requirePersona(principal: Principal, persona: Exclude<Persona, '
       return
     case 'authenticated':
       if (!hasScope(claims, SCOPE.account)) deny('this credential cannot call account endpoints')
+      if (!serviceAccounts && isServiceAccount(principal)) {
+        deny('a service account may only send inference traffic and read its own identity (GET /v1/me)')
+      }
       return
     case 'admin':
       if (!principal.isAdmin) deny('this endpoint needs an admin key or an admin session')

@@ -46,7 +46,8 @@ export class Router {
                 cookie: spec.bearerOnly ? undefined : c.req.header('cookie'),
               }),
             )
-      if (principal && spec.persona !== 'public') requirePersona(principal, spec.persona)
+      if (principal && spec.persona !== 'public')
+        requirePersona(principal, spec.persona, spec.serviceAccounts === true)
       const params = spec.params ? parseOrThrow(spec.params, c.req.param(), 'path') : undefined
       const query = spec.query ? parseOrThrow(spec.query, queryOf(c), 'query') : rejectQuery(c)
       const body = spec.body ? parseOrThrow(spec.body, await jsonBody(c), 'body') : undefined

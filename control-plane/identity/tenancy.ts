@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Identity, Role } from '../../shared/contract/me.ts'
-import { ApiError } from '../../shared/errors.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
 import { isUniqueViolation } from '../store/sql.ts'
@@ -69,6 +69,47 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
       throw new ApiError('not_found', `project ${projectId} not found under customer ${customer.id}`)
     }
     return { customer, project }
+  }
+
+  /**
+   * The project `projectId` names, for binding or selecting it; `customerId`, when given, must be
+   * its customer. `not_found` when there is no such project (callers that may not learn that
+   * answer as for a project they are not a member of).
+   */
+  async projectById(projectId: string, customerId?: string): Promise<ProjectScope> {
+    const project = isId('project', projectId) ? await this.store.project(projectId) : undefined
+    if (!project) throw new ApiError('not_found', `project ${projectId} not found`)
+    if (customerId !== undefined && customerId !== project.customer_id) {
+      throw invalidArgument('customer_id', `is not the customer of project ${projectId}`)
+    }
+    return { customer: await this.customer(project.customer_id), project }
+  }
+
+  /**
+   * The project an identity binds a key to or picks for a request: one it is a member of.
+   * `permission_denied` alike for a project it is not a member of and one that does not exist,
+   * so the answer never tells a non-member whether a project id exists.
+   */
+  async memberProject(identity: IdentityRow, projectId: string, customerId?: string): Promise<ProjectScope> {
+    const project = isId('project', projectId) ? await this.store.project(projectId) : undefined
+    if (!project || (await this.store.member(project.id, identity.id)) === undefined) {
+      throw new ApiError(
+        'permission_denied',
+        `identity ${identity.id} is not a member of project ${projectId}`,
+      )
+    }
+    return this.projectById(projectId, customerId)
+  }
+
+  /** Announces memberships that went away without `removeMember` (an identity deleted whole). */
+  announceLeft(identityId: string, left: readonly { customer_id: string; project_id: string }[]): void {
+    for (const m of left) {
+      this.emit('membershipChanged', {
+        customer_id: m.customer_id,
+        project_id: m.project_id,
+        user_id: identityId,
+      })
+    }
   }
 
   /** The customer id a path segment names, `-` meaning the identity's default customer. */

@@ -13,7 +13,7 @@ import { grantedScopes, KEY_TYPE_SCOPES, type KeyType } from '../../shared/token
 import type { PageTokens } from '../crypto/page-token.ts'
 import { open, seal } from '../crypto/seal.ts'
 import type { RevocationLog } from '../revocations/log.ts'
-import type { TokenIssuer } from '../signing/token-issuer.ts'
+import type { KeyBinding, TokenIssuer } from '../signing/token-issuer.ts'
 import type { ApiKeyRow, CredentialStore } from '../store/credentials.ts'
 import { isUniqueViolation } from '../store/sql.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
@@ -30,6 +30,8 @@ export interface IssueRequest {
    */
   minterScopes: ReadonlySet<string>
   idempotencyKey?: string | undefined
+  /** The project the key is bound to (membership already checked); absent: unbound. */
+  binding?: KeyBinding | undefined
 }
 
 export interface IssuedKey {
@@ -57,15 +59,32 @@ export class ApiKeys {
     // A narrowed grant is part of the request, so a retry by a credential holding less never gets
     // back a key minted with more; a full grant hashes as it always has.
     const narrowed = scopes.length < KEY_TYPE_SCOPES[request.type].length
+    const { binding } = request
+    // Likewise a binding: a retry naming another project (or none) is a different request.
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([request.name, request.type, ...(narrowed ? [scopes] : [])]))
+      .update(
+        JSON.stringify([
+          request.name,
+          request.type,
+          ...(narrowed ? [scopes] : []),
+          ...(binding ? [{ project: binding.projectId }] : []),
+        ]),
+      )
       .digest('base64url')
     if (request.idempotencyKey) {
       const replay = await this.#replay(identity.id, request.idempotencyKey, requestHash)
       if (replay) return replay
     }
     const id = newId('apiKey')
-    const issued = await this.tokens.apiKey(identity, id, request.type, scopes, now, now + this.ttlMs * 1000)
+    const issued = await this.tokens.apiKey(
+      identity,
+      id,
+      request.type,
+      scopes,
+      now,
+      now + this.ttlMs * 1000,
+      binding,
+    )
     const row: ApiKeyRow = {
       id,
       identity_id: identity.id,
@@ -81,6 +100,8 @@ export class ApiKeys {
       sealed_secret: request.idempotencyKey
         ? seal(this.rootKey, Buffer.from(issued.token), sealAad(id))
         : null,
+      customer_id: binding?.customerId ?? null,
+      project_id: binding?.projectId ?? null,
     }
     try {
       await this.store.insertKey(row)
@@ -132,6 +153,17 @@ export class ApiKeys {
     return this.#revoke(row, reason)
   }
 
+  /** Revokes every active key of an identity; returns their ids and the last cursor (0: none). */
+  async revokeAllOf(identityId: string, reason: string): Promise<{ keyIds: string[]; cursor: number }> {
+    const keyIds: string[] = []
+    let cursor = 0
+    for (const row of await this.store.activeKeysOf(identityId)) {
+      keyIds.push(row.id)
+      cursor = (await this.#revoke(row, reason)).cursor
+    }
+    return { keyIds, cursor }
+  }
+
   async #revoke(row: ApiKeyRow, reason: string): Promise<{ key: ApiKey; cursor: number }> {
     const { row: entry } = await this.revocations.revoke(
       { jti: row.id, kind: 'api_key', expiresAt: row.expires_at, reason },
@@ -173,5 +205,6 @@ export function view(row: ApiKeyRow): ApiKey {
     expires_at: formatMicros(row.expires_at),
     ...(row.last_used_at === null ? {} : { last_used_at: formatMicros(row.last_used_at) }),
     ...(row.revoked_at === null ? {} : { revoked_at: formatMicros(row.revoked_at) }),
+    ...(row.project_id === null ? {} : { customer_id: row.customer_id ?? '', project_id: row.project_id }),
   }
 }

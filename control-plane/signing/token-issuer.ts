@@ -14,6 +14,12 @@ import {
 import type { IdentityRow } from '../store/tenancy.ts'
 import type { KeyRing } from './key-ring.ts'
 
+/** The project a key is bound to. */
+export interface KeyBinding {
+  customerId: string
+  projectId: string
+}
+
 export interface IssuedToken {
   token: string
   /** Microseconds. */
@@ -44,6 +50,7 @@ export class TokenIssuer {
     scopes: readonly Scope[],
     issuedAtUs: number,
     expiresAtUs: number,
+    binding?: KeyBinding,
   ): Promise<IssuedToken> {
     const issued = await this.#sign(
       identity,
@@ -53,6 +60,7 @@ export class TokenIssuer {
       issuedAtUs,
       expiresAtUs,
       type,
+      binding,
     )
     return { ...issued, token: API_KEY_PREFIX + issued.token }
   }
@@ -65,6 +73,7 @@ export class TokenIssuer {
     issuedAtUs: number,
     expiresAtUs: number,
     kt?: KeyType,
+    binding?: KeyBinding,
   ): Promise<IssuedToken> {
     const iat = Math.floor(issuedAtUs / 1e6)
     const claims: TokenClaims = {
@@ -78,8 +87,12 @@ export class TokenIssuer {
       use,
       scope,
       ...(kt ? { kt } : {}),
-      ...(identity.default_customer_id ? { cid: identity.default_customer_id } : {}),
-      ...(identity.default_project_id ? { pid: identity.default_project_id } : {}),
+      ...(binding
+        ? { cid: binding.customerId, pid: binding.projectId, bound: true as const }
+        : {
+            ...(identity.default_customer_id ? { cid: identity.default_customer_id } : {}),
+            ...(identity.default_project_id ? { pid: identity.default_project_id } : {}),
+          }),
     }
     const token = await this.keyRing.sign({ ...claims })
     return { token, issuedAt: issuedAtUs, expiresAt: Math.floor(expiresAtUs / 1e6) * 1e6 }

@@ -18,6 +18,9 @@ export interface ApiKeyRow {
   idempotency_key: string | null
   request_hash: string | null
   sealed_secret: Buffer | null
+  /** The project the key is bound to; both null when unbound. */
+  customer_id: string | null
+  project_id: string | null
 }
 
 export interface SessionRow {
@@ -34,9 +37,9 @@ export class CredentialStore {
   async insertKey(row: ApiKeyRow): Promise<void> {
     await this.db.run(
       `INSERT INTO api_keys (id, identity_id, name, type, prefix, created_at, expires_at, last_used_at, revoked_at,
-         idempotency_key, request_hash, sealed_secret)
+         idempotency_key, request_hash, sealed_secret, customer_id, project_id)
        VALUES (@id, @identity_id, @name, @type, @prefix, @created_at, @expires_at, @last_used_at, @revoked_at,
-         @idempotency_key, @request_hash, @sealed_secret)`,
+         @idempotency_key, @request_hash, @sealed_secret, @customer_id, @project_id)`,
       row,
     )
   }
@@ -57,6 +60,14 @@ export class CredentialStore {
     return this.db.all<ApiKeyRow>(
       'SELECT * FROM api_keys WHERE identity_id = ? AND id > ? ORDER BY id LIMIT ?',
       [identityId, afterId, limit],
+    )
+  }
+
+  /** Every key of an identity that is not revoked yet. */
+  activeKeysOf(identityId: string): Promise<ApiKeyRow[]> {
+    return this.db.all<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE identity_id = ? AND revoked_at IS NULL ORDER BY id',
+      [identityId],
     )
   }
 

@@ -9,6 +9,10 @@
  * While the control plane is unreachable an entry past its TTL keeps serving (it was not
  * revoked: that would have removed it), so cached callers keep working through an outage.
  *
+ * A request may name its project (`x-agentrouter-project`, an unbound key or a session): the
+ * entry is then keyed by that project, and the control plane checks the membership when it
+ * resolves, as it does for the token's own project. Only such a request builds its key string.
+ *
  * The hit path reads only the LRU; the indexes by AI key and by project are kept on insert and
  * disposal (the miss path), and a membership change scans only its project's entries.
  */
@@ -95,13 +99,21 @@ export class ProviderKeyCache {
     })
   }
 
-  /** The key for this caller and provider: synchronously on a fresh hit, else a promise. */
+  /**
+   * The key for this caller and provider, in the token's project or in `selectedProject` (a
+   * project the request names, already checked to be allowed for the token): synchronously on
+   * a fresh hit, else a promise.
+   */
   get(
     claims: TokenClaims,
     provider: Provider,
+    selectedProject?: string,
     nowMs: number = Date.now(),
   ): ProviderKey | Promise<ProviderKey> {
-    const cacheKey = this.#cacheKey(claims, provider)
+    const cacheKey =
+      selectedProject === undefined
+        ? this.#cacheKey(claims, provider)
+        : `${selectedProject} ${claims.sub} ${provider}`
     const entry = this.#entries.get(cacheKey)
     if (entry !== undefined && nowMs - entry.fetchedAtMs < this.#ttlMs) {
       this.#observe('hit')
@@ -112,7 +124,9 @@ export class ProviderKeyCache {
     const flightKey = `${cacheKey} ${claims.jti}`
     let flight = this.#inFlight.get(flightKey)
     if (!flight) {
-      flight = this.#fetch(cacheKey, claims, provider, entry).finally(() => this.#inFlight.delete(flightKey))
+      flight = this.#fetch(cacheKey, claims, provider, selectedProject, entry).finally(() =>
+        this.#inFlight.delete(flightKey),
+      )
       this.#inFlight.set(flightKey, flight)
     }
     return flight
@@ -173,6 +187,7 @@ export class ProviderKeyCache {
     cacheKey: string,
     claims: TokenClaims,
     provider: Provider,
+    selectedProject: string | undefined,
     stale: Entry | undefined,
   ): Promise<ProviderKey> {
     for (let attempt = 0; ; attempt++) {
@@ -180,8 +195,9 @@ export class ProviderKeyCache {
       let resolved: ResolvedKey
       try {
         resolved = await this.#resolve({
-          customerId: claims.cid,
-          projectId: claims.pid,
+          // A selected project is named alone: the control plane finds its customer.
+          customerId: selectedProject === undefined ? claims.cid : undefined,
+          projectId: selectedProject ?? claims.pid,
           identityId: claims.sub,
           provider,
           credentialJti: claims.jti,
@@ -196,13 +212,13 @@ export class ProviderKeyCache {
         }
         // The control plane answered (no key, not a member): whatever was cached no longer applies.
         if (stale && !TRANSIENT.has(code)) this.#entries.delete(cacheKey)
-        throw providerKeyError(err, provider, claims)
+        throw providerKeyError(err, provider, claims, selectedProject)
       }
       const { id, project_id: projectId } = resolved.key
       // Revoked while the call was in flight: the control plane now answers with another key.
       if (this.#revocations.has(id)) {
         if (attempt === 0) continue
-        throw noKeyError(provider, claims)
+        throw noKeyError(provider, claims, selectedProject ?? claims.pid)
       }
       const entry: Entry = {
         id,
@@ -246,13 +262,18 @@ function noKeyError(provider: Provider, claims: TokenClaims, projectId = claims.
 }
 
 /** The control plane's answer, as this dataplane's caller should see it. */
-function providerKeyError(err: unknown, provider: Provider, claims: TokenClaims): ApiError {
+function providerKeyError(
+  err: unknown,
+  provider: Provider,
+  claims: TokenClaims,
+  selectedProject: string | undefined,
+): ApiError {
   if (err instanceof ApiError) {
     if (err.code === 'failed_precondition') {
       const named = err.details.find((d) => typeof d.project_id === 'string')?.project_id as
         | string
         | undefined
-      return noKeyError(provider, claims, named ?? claims.pid)
+      return noKeyError(provider, claims, named ?? selectedProject ?? claims.pid)
     }
     // The control plane knows the caller's credential is revoked before this dataplane does.
     if (err.code === 'permission_denied' && err.details.some((d) => d.field === 'credential_jti')) {

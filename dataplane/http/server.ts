@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { ApiError } from '../../shared/errors.ts'
 import { AUTH_REFUSALS, type AuthCheck, type AuthOutcome, type RefusalReason } from '../auth/auth-check.ts'
 import { credentialOf } from '../auth/credential.ts'
 import type { ProviderKeyCache } from '../byok/provider-key-cache.ts'
@@ -21,6 +22,13 @@ import type { KeySet } from '../sync/key-set.ts'
 import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
 import { type Dialect, PreparedError, rawErrorResponse, sendError } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
+
+/**
+ * The header a request names its project with (an unbound key or a session); a bound key's
+ * project cannot be overridden. Never forwarded upstream (`proxy/headers.ts`).
+ */
+export const PROJECT_HEADER = 'x-agentrouter-project'
+const PROJECT_ID = /^proj_[0-9A-HJKMNP-TV-Z]{26}$/
 
 /** The longest a request with an unknown `kid` waits for the JWKS fetch it started or joined. */
 const UNKNOWN_KID_WAIT_MS = 2_000
@@ -114,6 +122,11 @@ class RequestHandler {
   readonly #exchangeDeps: ExchangeDeps
   /** Each auth refusal's response, built once in every dialect. */
   readonly #refusals = new Map<RefusalReason, PreparedError>()
+  readonly #badProjectHeader = new PreparedError(
+    'invalid_argument',
+    `${PROJECT_HEADER}: must be one project id, proj_<ulid>`,
+    [{ field: PROJECT_HEADER, description: 'must be proj_<ulid>' }],
+  )
 
   constructor(deps: ServerDeps) {
     this.#deps = deps
@@ -200,9 +213,34 @@ class RequestHandler {
       return
     }
     metrics.authDecision('ok').value++
+    const { claims } = outcome
+    // One header read; nothing more unless a request names a project.
+    const named = req.headers[PROJECT_HEADER]
+    let selected: string | undefined
+    if (named !== undefined && named !== claims.pid) {
+      if (typeof named !== 'string' || !PROJECT_ID.test(named)) {
+        this.#badProjectHeader.send(res, route.dialect)
+        return
+      }
+      if (claims.bound === true) {
+        sendError(
+          res,
+          new ApiError(
+            'permission_denied',
+            `this key is bound to project ${claims.pid}, not ${named}: drop the ${PROJECT_HEADER} ` +
+              'header, or use a key of that project (`tare api keys create --project ' +
+              `${named}\`)`,
+            [{ field: PROJECT_HEADER, description: `the key is bound to ${claims.pid}` }],
+          ),
+          route.dialect,
+        )
+        return
+      }
+      selected = named
+    }
     const provider = route.adapter.provider
     const span = startSpan('dataplane.byok', trace)
-    const key = this.#deps.byok.get(outcome.claims, provider)
+    const key = this.#deps.byok.get(claims, provider, selected)
     if (key instanceof Promise) {
       const end = () => span.end()
       key.then(end, end)

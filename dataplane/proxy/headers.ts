@@ -26,6 +26,8 @@ const DROP_UPSTREAM = new Set([
   'authorization',
   'x-api-key',
   'cookie',
+  // The project a request names for this gateway (`http/server.ts`): nothing the provider knows.
+  'x-agentrouter-project',
   // Set by the proxy: the body is buffered, so its length is known and nothing waits to continue.
   'host',
   'content-length',

@@ -123,7 +123,13 @@ class MeService {
 
   issueKey(
     name: string,
-    options?: { type?: BodyOf<'issueKey'>['type'] | undefined; idempotencyKey?: string | undefined },
+    options?: {
+      type?: BodyOf<'issueKey'>['type'] | undefined
+      idempotencyKey?: string | undefined
+      /** Bind the key to this project (you must be a member). */
+      projectId?: string | undefined
+      customerId?: string | undefined
+    },
   ): Promise<ResponseOf<'issueKey'>> {
     return this.t.request('POST', '/v1/me/keys', { body: wire({ name, ...options }) })
   }
@@ -318,8 +324,39 @@ class AdminService {
     name: string
     type: BodyOf<'adminIssueKey'>['type']
     identityId?: string | undefined
+    /** KEY_TYPE_PROMPT only: bind the key to this project (the identity must be a member). */
+    projectId?: string | undefined
+    customerId?: string | undefined
   }): Promise<ResponseOf<'adminIssueKey'>> {
     return this.t.request('POST', '/v1/admin/keys', { body: wire(req) })
+  }
+
+  createServiceAccount(req: {
+    name: string
+    customerId: string
+    projectId: string
+    role: BodyOf<'createServiceAccount'>['role']
+  }): Promise<ResponseOf<'createServiceAccount'>> {
+    return this.t.request('POST', '/v1/admin/service-accounts', { body: wire(req) })
+  }
+
+  listServiceAccounts(page?: {
+    pageSize?: number | undefined
+    pageToken?: string | undefined
+  }): Promise<ResponseOf<'listServiceAccounts'>> {
+    return this.t.request('GET', '/v1/admin/service-accounts', {
+      query: wire(page) as Record<string, QueryValue>,
+    })
+  }
+
+  /** Revokes every key of the service account, then removes it. */
+  deleteServiceAccount(
+    identityId: string,
+    options?: WaitOptions,
+  ): Promise<ResponseOf<'deleteServiceAccount'>> {
+    return this.t.request('DELETE', `/v1/admin/service-accounts/${encodeURIComponent(identityId)}`, {
+      query: waitQuery(options),
+    })
   }
 
   /** Revokes any API key: a leaked admin or dataplane key, or a user's. */

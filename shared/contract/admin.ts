@@ -3,8 +3,8 @@
  * keys, connected dataplanes, and key rotation.
  */
 import { z } from 'zod'
-import { Label, PlainText, Timestamp } from './common.ts'
-import { ApiKey, Identity, Role } from './me.ts'
+import { Enforcement, Label, PageInfo, PageQuery, PlainText, Timestamp } from './common.ts'
+import { ApiKey, CustomerId, Identity, ProjectId, Role } from './me.ts'
 
 export const Customer = z.object({ id: z.string(), name: z.string(), created_at: Timestamp })
 export const Project = z.object({
@@ -52,14 +52,40 @@ export const ListIdentitiesResponse = z.object({ identities: z.array(Identity) }
 
 export const AdminIssueKeyRequest = z.strictObject({
   name: Label,
-  type: z.enum(['KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE']),
+  type: z.enum(['KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE', 'KEY_TYPE_PROMPT']),
   identity_id: z
     .string()
     .regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>')
     .optional()
-    .describe('Omit to create a new service identity for the key'),
+    .describe('Omit to create a new service identity for the key (not for KEY_TYPE_PROMPT, which needs one)'),
+  customer_id: CustomerId.optional().describe("The project's customer (optional: the project names it)"),
+  project_id: ProjectId.optional().describe(
+    'KEY_TYPE_PROMPT only: bind the key to this project, of which the identity must be a member',
+  ),
 })
 export const AdminIssueKeyResponse = z.object({ key: ApiKey, secret: z.string() })
+
+// --- Service accounts: non-human identities that are members of a project ---
+
+const IdentityIdParam = z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>')
+export const CreateServiceAccountRequest = z.strictObject({
+  name: Label,
+  customer_id: CustomerId,
+  project_id: ProjectId,
+  role: Role,
+})
+export const ServiceAccountResponse = z.object({ service_account: Identity })
+export const ListServiceAccountsQuery = PageQuery
+export const ListServiceAccountsResponse = z.object({
+  service_accounts: z.array(Identity),
+  page: PageInfo,
+})
+export const ServiceAccountPathParams = z.strictObject({ identity_id: IdentityIdParam })
+export const DeleteServiceAccountResponse = z.object({
+  success: z.boolean(),
+  revoked_key_ids: z.array(z.string()).describe('Its keys, revoked on the log before it was removed'),
+  enforcement: Enforcement.optional(),
+})
 
 export const Dataplane = z.object({
   id: z.string(),

@@ -65,6 +65,10 @@ export const LogoutResponse = z.object({ enforcement: Enforcement.optional() })
 
 export const GetMeResponse = z.object({ identity: Identity })
 
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}'
+export const CustomerId = z.string().regex(new RegExp(`^cust_${ULID}$`), 'must be cust_<ulid>')
+export const ProjectId = z.string().regex(new RegExp(`^proj_${ULID}$`), 'must be proj_<ulid>')
+
 export const KeyTypeInput = z
   .enum(['KEY_TYPE_UNSPECIFIED', ...KEY_TYPES])
   .describe('Unspecified means KEY_TYPE_PROMPT; ADMIN and DATAPLANE need an admin')
@@ -80,6 +84,13 @@ export const ApiKey = z.object({
   expires_at: Timestamp,
   last_used_at: Timestamp.optional(),
   revoked_at: Timestamp.optional(),
+  customer_id: z.string().optional().describe("The bound project's customer; absent when unbound"),
+  project_id: z
+    .string()
+    .optional()
+    .describe(
+      'The project the key is bound to; absent: unbound (the default project, or x-agentrouter-project per request)',
+    ),
 })
 export type ApiKey = z.infer<typeof ApiKey>
 
@@ -87,6 +98,10 @@ export const IssueKeyRequest = z.strictObject({
   name: Label,
   type: KeyTypeInput.optional(),
   idempotency_key: PlainText.min(1).max(128).optional(),
+  customer_id: CustomerId.optional().describe("The project's customer (optional: the project names it)"),
+  project_id: ProjectId.optional().describe(
+    'Bind the key to this project (the caller must be a member): its traffic uses this project’s provider keys',
+  ),
 })
 export const IssueKeyResponse = z.object({
   key: ApiKey,

@@ -45,6 +45,8 @@ export interface RouteSpec {
   bearerOnly?: true
   /** The `tare` command that calls it. */
   cli?: string
+  /** An `authenticated` endpoint a service account's key may call too (it may call no other). */
+  serviceAccounts?: true
 }
 
 const AIKEYS = '/v1/customers/{customer_id}/projects/{project_id}/aikeys'
@@ -88,6 +90,7 @@ export const routes = {
     summary: 'The identity behind the credential, with memberships and roles',
     response: me.GetMeResponse,
     cli: 'tare api whoami',
+    serviceAccounts: true,
   },
   issueKey: {
     method: 'POST',
@@ -323,7 +326,7 @@ export const routes = {
     path: '/v1/admin/keys',
     persona: 'admin',
     service: 'Admin',
-    summary: 'Issue an admin or dataplane key',
+    summary: 'Issue an admin or dataplane key, or a prompt key for any identity (optionally project-bound)',
     body: admin.AdminIssueKeyRequest,
     response: admin.AdminIssueKeyResponse,
     cli: 'tare api admin keys create --name N --type T',
@@ -338,6 +341,37 @@ export const routes = {
     query: WaitQuery,
     response: me.RevokeKeyResponse,
     cli: 'tare api admin keys revoke ID',
+  },
+  createServiceAccount: {
+    method: 'POST',
+    path: '/v1/admin/service-accounts',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Create a service account: a non-human identity that is a member of one project',
+    body: admin.CreateServiceAccountRequest,
+    response: admin.ServiceAccountResponse,
+    cli: 'tare api admin service-accounts create --name N --customer C --project P --role R',
+  },
+  listServiceAccounts: {
+    method: 'GET',
+    path: '/v1/admin/service-accounts',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Service accounts, with their memberships',
+    query: admin.ListServiceAccountsQuery,
+    response: admin.ListServiceAccountsResponse,
+    cli: 'tare api admin service-accounts list',
+  },
+  deleteServiceAccount: {
+    method: 'DELETE',
+    path: '/v1/admin/service-accounts/{identity_id}',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Revoke every key of a service account, then remove it and its memberships',
+    params: admin.ServiceAccountPathParams,
+    query: WaitQuery,
+    response: admin.DeleteServiceAccountResponse,
+    cli: 'tare api admin service-accounts delete ID',
   },
   listDataplanes: {
     method: 'GET',

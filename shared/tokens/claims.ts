@@ -71,9 +71,17 @@ export interface TokenClaims {
   scope: string
   /** API keys only. */
   kt?: KeyType
-  /** The identity's default customer and project when the token was issued, if it had one. */
+  /**
+   * The identity's default customer and project when the token was issued, if it had one; for a
+   * project-bound key (`bound`), the project it is bound to.
+   */
   cid?: string
   pid?: string
+  /**
+   * API keys only: the key is bound to `cid`/`pid`. Its traffic uses that project whatever a
+   * request asks for; an unbound key or a session may name a project per request instead.
+   */
+  bound?: true
 }
 
 /** Default `iss` and `aud` of the tokens; both components take them from configuration. */

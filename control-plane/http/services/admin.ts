@@ -2,6 +2,7 @@
  * @module The Admin persona's routes: tenancy, admin and dataplane keys, connected dataplanes,
  * signing-key rotation.
  */
+import { ApiError, invalidArgument } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
@@ -51,13 +52,42 @@ export function adminRoutes(router: Router, s: Services): void {
   }))
 
   router.on('adminIssueKey', async ({ body, principal }) => {
-    const identity = body.identity_id
-      ? await s.identities.get(body.identity_id)
-      : await s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN')
+    const prompt = body.type === 'KEY_TYPE_PROMPT'
+    if (prompt && !body.identity_id) {
+      throw invalidArgument('identity_id', 'is required for a KEY_TYPE_PROMPT key: the identity it acts as')
+    }
+    if (!prompt && (body.project_id !== undefined || body.customer_id !== undefined)) {
+      throw invalidArgument(
+        body.project_id !== undefined ? 'project_id' : 'customer_id',
+        'only a KEY_TYPE_PROMPT key is bound to a project',
+      )
+    }
+    if (body.customer_id !== undefined && body.project_id === undefined) {
+      throw invalidArgument('project_id', 'is required with customer_id: the key is bound to a project')
+    }
+    // Everything is checked before a service identity is created for the key.
+    const existing = body.identity_id ? await s.identities.get(body.identity_id) : undefined
+    if (existing && !prompt && (await s.serviceAccounts.isServiceAccount(existing.id))) {
+      throw invalidArgument('type', 'a service account holds KEY_TYPE_PROMPT keys only')
+    }
+    let binding: { customerId: string; projectId: string } | undefined
+    if (existing && body.project_id !== undefined) {
+      const scope = await s.tenancy.projectById(body.project_id, body.customer_id)
+      if ((await s.tenancy.role(scope.project.id, existing.id)) === undefined) {
+        throw new ApiError(
+          'failed_precondition',
+          `identity ${existing.id} is not a member of project ${scope.project.id}: add it first`,
+          [{ field: 'project_id', description: 'the identity is not a member' }],
+        )
+      }
+      binding = { customerId: scope.customer.id, projectId: scope.project.id }
+    }
+    const identity = existing ?? (await s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN'))
     return s.apiKeys.issue(identity, {
       name: body.name,
       type: body.type,
       minterScopes: heldScopes(principal),
+      binding,
     })
   })
 
@@ -67,6 +97,33 @@ export function adminRoutes(router: Router, s: Services): void {
       `revoked by admin ${principal.identity.id}`,
     )
     return { key, ...(await waitIfAsked(s, query, cursor)) }
+  })
+
+  router.on('createServiceAccount', async ({ body, principal }) => ({
+    service_account: await s.serviceAccounts.create({
+      name: body.name,
+      customerId: body.customer_id,
+      projectId: body.project_id,
+      role: body.role,
+      createdBy: principal.identity.id,
+    }),
+  }))
+
+  router.on('listServiceAccounts', async ({ query }) => {
+    const { serviceAccounts, nextPageToken } = await s.serviceAccounts.list(
+      query.page_size ?? 50,
+      query.page_token,
+    )
+    return { service_accounts: serviceAccounts, page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('deleteServiceAccount', async ({ params, query, principal }) => {
+    const { keyIds, cursor } = await s.serviceAccounts.delete(params.identity_id, principal.identity.id)
+    return {
+      success: true,
+      revoked_key_ids: keyIds,
+      ...(cursor > 0 ? await waitIfAsked(s, query, cursor) : {}),
+    }
   })
 
   router.on('listDataplanes', async () => {

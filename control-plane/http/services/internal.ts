@@ -16,7 +16,15 @@ export function internalRoutes(router: Router, s: Services): void {
       ])
     }
     const identity = await s.identities.get(body.identity_id)
-    const scope = await s.tenancy.scopeFor(identity, body.customer_id, body.project_id)
+    // A project named without its customer (a request's x-agentrouter-project header): the
+    // project names it. A project that does not exist answers as one the caller is not in.
+    const byProjectAlone =
+      body.project_id !== undefined &&
+      body.project_id !== '-' &&
+      (body.customer_id === undefined || body.customer_id === '-')
+    const scope = byProjectAlone
+      ? await s.tenancy.memberProject(identity, body.project_id!)
+      : await s.tenancy.scopeFor(identity, body.customer_id, body.project_id)
     return s.aiKeys.resolve(
       { identityId: principal.identity.id, credentialId: principal.claims.jti },
       identity.id,
