@@ -33,6 +33,7 @@ export const API_KEY_COLUMNS: Column<ApiKey>[] = [
   { header: 'type', value: (k) => k.type.replace('KEY_TYPE_', '').toLowerCase() },
   { header: 'state', value: (k) => k.state.replace('KEY_STATE_', '').toLowerCase() },
   { header: 'prefix', value: (k) => k.prefix },
+  { header: 'project', value: (k) => k.project_id },
   { header: 'created', value: (k) => k.created_at },
   { header: 'last used', value: (k) => k.last_used_at },
 ]
@@ -45,6 +46,7 @@ export function printApiKey(out: Output, key: ApiKey): void {
     ['state', key.state],
     ['prefix', key.prefix],
     ['identity', key.identity_id],
+    ['project', key.project_id],
     ['created', key.created_at],
     ['expires', key.expires_at],
     ['last used', key.last_used_at],

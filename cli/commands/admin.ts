@@ -167,37 +167,66 @@ const identities = group({
 
 const adminKeys = group({
   name: 'keys',
-  summary: 'Issue admin and dataplane keys; revoke any key',
+  summary: 'Issue admin, dataplane and prompt keys; revoke any key',
   children: [
     command({
       name: 'create',
-      summary: 'Issue an admin or dataplane key; its secret is printed once',
+      summary: 'Issue an admin, dataplane or prompt key; its secret is printed once',
+      description:
+        'KEY_TYPE_PROMPT needs --identity (a user or a service account) and may be bound to one of its projects with --project.',
       options: {
         name: { type: 'string', valueName: 'NAME', description: 'Label', required: true },
         type: {
           type: 'string',
           valueName: 'TYPE',
-          description: 'KEY_TYPE_ADMIN or KEY_TYPE_DATAPLANE (or admin, dataplane)',
+          description: 'KEY_TYPE_ADMIN, KEY_TYPE_DATAPLANE or KEY_TYPE_PROMPT (or admin, dataplane, prompt)',
           required: true,
         },
-        'identity-id': {
+        identity: {
           type: 'string',
           valueName: 'ID',
-          description: 'usr_<ulid> the key acts as (default: a new service identity)',
+          description:
+            'usr_<ulid> the key acts as (default: a new service identity; required for prompt keys)',
+        },
+        'identity-id': { type: 'string', valueName: 'ID', description: 'The same as --identity' },
+        project: {
+          type: 'string',
+          valueName: 'ID',
+          description: 'proj_<ulid>: bind a prompt key to this project (the identity must be a member)',
+        },
+        customer: {
+          type: 'string',
+          valueName: 'ID',
+          description: "cust_<ulid>: the project's customer (optional, checked when given)",
         },
       },
-      examples: ['tare api admin keys create --name dp-eu-1 --type KEY_TYPE_DATAPLANE'],
+      examples: [
+        'tare api admin keys create --name dp-eu-1 --type KEY_TYPE_DATAPLANE',
+        'tare api admin keys create --name ci --type KEY_TYPE_PROMPT --identity usr_01JD… --project proj_01JD…',
+      ],
       async run(ctx) {
         const name = requiredStr(ctx, 'name')
         requiredStr(ctx, 'type')
-        const type = oneOf(ctx, 'type', ['KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE'] as const, {
-          admin: 'KEY_TYPE_ADMIN',
-          dataplane: 'KEY_TYPE_DATAPLANE',
-        })!
-        const identityId = str(ctx, 'identity-id')
-        const response = await ctx
-          .client()
-          .admin.issueKey({ name, type, ...(identityId ? { identityId } : {}) })
+        const type = oneOf(
+          ctx,
+          'type',
+          ['KEY_TYPE_ADMIN', 'KEY_TYPE_DATAPLANE', 'KEY_TYPE_PROMPT'] as const,
+          {
+            admin: 'KEY_TYPE_ADMIN',
+            dataplane: 'KEY_TYPE_DATAPLANE',
+            prompt: 'KEY_TYPE_PROMPT',
+          },
+        )!
+        const identityId = str(ctx, 'identity') ?? str(ctx, 'identity-id')
+        const projectId = str(ctx, 'project')
+        const customerId = str(ctx, 'customer')
+        const response = await ctx.client().admin.issueKey({
+          name,
+          type,
+          ...(identityId ? { identityId } : {}),
+          ...(projectId ? { projectId } : {}),
+          ...(customerId ? { customerId } : {}),
+        })
         ctx.out.result(response, () => printIssuedKey(ctx.out, response.key, response.secret))
       },
     }),
@@ -213,6 +242,94 @@ const adminKeys = group({
         const response = await clientFor(ctx, wait).admin.revokeKey(keyId, wait)
         ctx.out.result(response, () => {
           printApiKey(ctx.out, response.key)
+          printEnforcement(ctx.out, response.enforcement)
+        })
+        return enforcementExit(ctx.out, response.enforcement)
+      },
+    }),
+  ],
+})
+
+const serviceAccounts = group({
+  name: 'service-accounts',
+  summary: 'Non-human identities for CI jobs and applications: inference only',
+  children: [
+    command({
+      name: 'create',
+      summary: 'Create a service account, a member of one project',
+      description:
+        'It cannot log in or manage anything: issue it a prompt key with `tare api admin keys create --type KEY_TYPE_PROMPT --identity ID`.',
+      options: {
+        name: { type: 'string', valueName: 'NAME', description: 'Display name', required: true },
+        customer: { type: 'string', valueName: 'ID', description: 'cust_<ulid>', required: true },
+        project: { type: 'string', valueName: 'ID', description: 'proj_<ulid>', required: true },
+        role: { type: 'string', valueName: 'ROLE', description: 'owner or member (default member)' },
+      },
+      examples: [
+        'tare api admin service-accounts create --name ci --customer cust_01JD… --project proj_01JD…',
+      ],
+      async run(ctx) {
+        const name = requiredStr(ctx, 'name')
+        const customerId = requiredStr(ctx, 'customer')
+        const projectId = requiredStr(ctx, 'project')
+        const role = oneOf(ctx, 'role', ROLES) ?? 'member'
+        const response = await ctx.client().admin.createServiceAccount({ name, customerId, projectId, role })
+        ctx.out.result(response, () => printIdentity(ctx.out, response.service_account))
+      },
+    }),
+    command({
+      name: 'list',
+      summary: 'Service accounts, with their projects',
+      options: {
+        'page-size': { type: 'string', valueName: 'N', description: 'Per page (default 50)' },
+        'page-token': {
+          type: 'string',
+          valueName: 'TOKEN',
+          description: 'next_page_token of the previous page',
+        },
+      },
+      async run(ctx) {
+        const pageSize = int(ctx, 'page-size', 1)
+        const pageToken = str(ctx, 'page-token')
+        const response = await ctx.client().admin.listServiceAccounts({
+          ...(pageSize ? { pageSize } : {}),
+          ...(pageToken ? { pageToken } : {}),
+        })
+        ctx.out.result(response, () => {
+          ctx.out.table(
+            response.service_accounts,
+            [
+              { header: 'id', value: (i) => i.id },
+              { header: 'name', value: (i) => i.name },
+              {
+                header: 'projects',
+                value: (i) => i.memberships.map((m) => `${m.project_id} (${m.role})`).join(', '),
+              },
+              { header: 'created', value: (i) => i.created_at },
+            ],
+            'No service accounts.',
+          )
+          if (response.page.next_page_token) {
+            ctx.out.note(
+              `More: tare api admin service-accounts list --page-token ${response.page.next_page_token}`,
+            )
+          }
+        })
+      },
+    }),
+    command({
+      name: 'delete',
+      summary: 'Revoke every key of a service account, then remove it',
+      args: [{ name: 'ID', description: 'usr_<ulid> of the service account' }],
+      options: WAIT_OPTIONS,
+      examples: ['tare api admin service-accounts delete usr_01JD… --wait'],
+      async run(ctx) {
+        const id = requiredPositional(ctx, 0, 'ID')
+        const wait = waitOption(ctx)
+        const response = await clientFor(ctx, wait).admin.deleteServiceAccount(id, wait)
+        ctx.out.result(response, () => {
+          ctx.out.line(`Removed ${id}; revoked ${response.revoked_key_ids.length} key(s).`)
+          for (const keyId of response.revoked_key_ids) ctx.out.line(`  ${keyId}`)
           printEnforcement(ctx.out, response.enforcement)
         })
         return enforcementExit(ctx.out, response.enforcement)
@@ -307,5 +424,15 @@ const keks = group({
 export const admin: GroupSpec = group({
   name: 'admin',
   summary: 'Administration (admin key or an admin session)',
-  children: [customers, projects, members, identities, adminKeys, dataplanes, signingKeys, keks],
+  children: [
+    customers,
+    projects,
+    members,
+    identities,
+    serviceAccounts,
+    adminKeys,
+    dataplanes,
+    signingKeys,
+    keks,
+  ],
 })

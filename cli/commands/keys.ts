@@ -48,18 +48,34 @@ export const keys: GroupSpec = group({
           valueName: 'KEY',
           description: 'Repeating a request with the same key returns the same API key, never a second one',
         },
+        project: {
+          type: 'string',
+          valueName: 'ID',
+          description:
+            "proj_<ulid>: bind the key to this project (you must be a member); its traffic uses the project's provider keys",
+        },
+        customer: {
+          type: 'string',
+          valueName: 'ID',
+          description: "cust_<ulid>: the project's customer (optional, checked when given)",
+        },
       },
       examples: [
         'tare api keys create --name ci-runner',
+        'tare api keys create --name staging --project proj_01JD…',
         'tare api keys create --name ops --type admin --json',
       ],
       async run(ctx) {
         const name = requiredStr(ctx, 'name')
         const type = oneOf(ctx, 'type', KEY_TYPES, KEY_TYPE_ALIASES)
         const idempotencyKey = str(ctx, 'idempotency-key')
+        const projectId = str(ctx, 'project')
+        const customerId = str(ctx, 'customer')
         const response = await ctx.client().me.issueKey(name, {
           ...(type ? { type } : {}),
           ...(idempotencyKey ? { idempotencyKey } : {}),
+          ...(projectId ? { projectId } : {}),
+          ...(customerId ? { customerId } : {}),
         })
         ctx.out.result(response, () => printIssuedKey(ctx.out, response.key, response.secret))
       },

@@ -9,7 +9,6 @@
 import type { Identity, Role } from '../../shared/contract/me.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { isId } from '../../shared/ids.ts'
-import { nowMicros } from '../../shared/time.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
 import type { ApiKeys } from '../keys/api-keys.ts'
 import type { ServiceAccountStore } from '../store/service-accounts.ts'
