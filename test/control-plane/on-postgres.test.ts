@@ -23,6 +23,7 @@ const SUITES = [
   'test/control-plane/personas.test.ts',
   'test/control-plane/revocations.test.ts',
   'test/control-plane/scope-narrowing.test.ts',
+  'test/control-plane/service-accounts.test.ts',
   'test/control-plane/signing-keys.test.ts',
   'test/control-plane/stream.test.ts',
   'test/secrets/bad-input.test.ts',
