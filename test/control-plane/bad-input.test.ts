@@ -651,12 +651,13 @@ describe('bad input', () => {
         field: 'type',
       },
       {
-        what: 'a prompt type',
+        // A prompt key acts as an existing identity: none is created for it.
+        what: 'a prompt type without identity_id',
         method: 'POST',
         path: '/v1/admin/keys',
         token: t,
         json: { name: 'dp', type: 'KEY_TYPE_PROMPT' },
-        field: 'type',
+        field: 'identity_id',
       },
       {
         what: 'missing name',
