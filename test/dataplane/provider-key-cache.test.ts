@@ -199,4 +199,37 @@ describe('ProviderKeyCache', () => {
       'an entry the control plane disowned is not served stale',
     )
   })
+
+  it('keys a request-selected project apart: resolved by project alone, cached per project, evicted with its membership', async () => {
+    const other = newId('project')
+    const calls: ResolveRequest[] = []
+    const cache = new ProviderKeyCache(
+      async (req) => {
+        calls.push(req)
+        const project = req.projectId!
+        return {
+          key: { id: `byok_${project}`, project_id: project, user_scope: false },
+          secret: `sk-${project}`,
+        }
+      },
+      new RevocationSet(),
+      { ttlMs: 60_000, maxEntries: 100 },
+    )
+    assert.equal((await cache.get(claims, 'openai')).secret, `sk-${claims.pid}`)
+    assert.equal((await cache.get(claims, 'openai', other)).secret, `sk-${other}`)
+    assert.deepEqual(calls[1], {
+      customerId: undefined,
+      projectId: other,
+      identityId: claims.sub,
+      provider: 'openai',
+      credentialJti: claims.jti,
+    })
+    // Both cached, each its own.
+    assert.equal((cache.get(claims, 'openai', other) as ProviderKey).secret, `sk-${other}`)
+    assert.equal((cache.get(claims, 'openai') as ProviderKey).secret, `sk-${claims.pid}`)
+    assert.equal(cache.size, 2)
+    cache.evictMembership(other, claims.sub)
+    assert.ok(cache.get(claims, 'openai', other) instanceof Promise, 'the selected project resolved again')
+    assert.ok(!(cache.get(claims, 'openai') instanceof Promise), "the token's project still cached")
+  })
 })
