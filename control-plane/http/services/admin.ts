@@ -2,8 +2,9 @@
  * @module The Admin persona's routes: tenancy, admin and dataplane keys, connected dataplanes,
  * signing-key rotation.
  */
-import { ApiError, invalidArgument } from '../../../shared/errors.ts'
+import { invalidArgument } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
+import { checkBindingRequest, issuedKeyBinding } from '../../keys/key-binding.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
 import { heldScopes } from '../principal.ts'
@@ -52,36 +53,21 @@ export function adminRoutes(router: Router, s: Services): void {
   }))
 
   router.on('adminIssueKey', async ({ body, principal }) => {
-    const prompt = body.type === 'KEY_TYPE_PROMPT'
-    if (prompt && !body.identity_id) {
+    const request = { type: body.type, customerId: body.customer_id, projectId: body.project_id }
+    checkBindingRequest(request)
+    if (body.type === 'KEY_TYPE_PROMPT' && !body.identity_id) {
       throw invalidArgument('identity_id', 'is required for a KEY_TYPE_PROMPT key: the identity it acts as')
-    }
-    if (!prompt && (body.project_id !== undefined || body.customer_id !== undefined)) {
-      throw invalidArgument(
-        body.project_id !== undefined ? 'project_id' : 'customer_id',
-        'only a KEY_TYPE_PROMPT key is bound to a project',
-      )
-    }
-    if (body.customer_id !== undefined && body.project_id === undefined) {
-      throw invalidArgument('project_id', 'is required with customer_id: the key is bound to a project')
     }
     // Everything is checked before a service identity is created for the key.
     const existing = body.identity_id ? await s.identities.get(body.identity_id) : undefined
-    if (existing && !prompt && (await s.serviceAccounts.isServiceAccount(existing.id))) {
+    if (
+      existing &&
+      body.type !== 'KEY_TYPE_PROMPT' &&
+      (await s.serviceAccounts.isServiceAccount(existing.id))
+    ) {
       throw invalidArgument('type', 'a service account holds KEY_TYPE_PROMPT keys only')
     }
-    let binding: { customerId: string; projectId: string } | undefined
-    if (existing && body.project_id !== undefined) {
-      const scope = await s.tenancy.projectById(body.project_id, body.customer_id)
-      if ((await s.tenancy.role(scope.project.id, existing.id)) === undefined) {
-        throw new ApiError(
-          'failed_precondition',
-          `identity ${existing.id} is not a member of project ${scope.project.id}: add it first`,
-          [{ field: 'project_id', description: 'the identity is not a member' }],
-        )
-      }
-      binding = { customerId: scope.customer.id, projectId: scope.project.id }
-    }
+    const binding = existing && (await issuedKeyBinding(s.tenancy, existing, request))
     const identity = existing ?? (await s.identities.createService(body.name, body.type === 'KEY_TYPE_ADMIN'))
     return s.apiKeys.issue(identity, {
       name: body.name,

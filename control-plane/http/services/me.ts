@@ -3,8 +3,9 @@
  * are in `login.ts`.)
  */
 
-import { ApiError, invalidArgument } from '../../../shared/errors.ts'
+import { ApiError } from '../../../shared/errors.ts'
 import type { KeyType } from '../../../shared/tokens/claims.ts'
+import { ownKeyBinding } from '../../keys/key-binding.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
 import { heldScopes } from '../principal.ts'
@@ -19,22 +20,17 @@ export function meRoutes(router: Router, s: Services): void {
     if (type !== 'KEY_TYPE_PROMPT' && !principal.isAdmin) {
       throw new ApiError('permission_denied', `only an admin may issue ${type} keys`)
     }
-    if (body.customer_id !== undefined && body.project_id === undefined) {
-      throw invalidArgument('project_id', 'is required with customer_id: the key is bound to a project')
-    }
-    if (body.project_id !== undefined && type !== 'KEY_TYPE_PROMPT') {
-      throw invalidArgument('project_id', 'only a KEY_TYPE_PROMPT key is bound to a project')
-    }
-    const scope =
-      body.project_id === undefined
-        ? undefined
-        : await s.tenancy.memberProject(principal.identity, body.project_id, body.customer_id)
+    const binding = await ownKeyBinding(s.tenancy, principal.identity, {
+      type,
+      customerId: body.customer_id,
+      projectId: body.project_id,
+    })
     return s.apiKeys.issue(principal.identity, {
       name: body.name,
       type,
       minterScopes: heldScopes(principal),
       idempotencyKey: body.idempotency_key,
-      binding: scope && { customerId: scope.customer.id, projectId: scope.project.id },
+      binding,
     })
   })
 
