@@ -98,8 +98,12 @@ export abstract class BaseSql implements Sql {
 
   afterCommit(fn: () => void): void {
     const tx = this.current()
-    if (!tx) fn()
-    else (tx.committed ??= []).push(fn)
+    if (!tx) {
+      fn()
+      return
+    }
+    tx.committed ??= []
+    tx.committed.push(fn)
   }
 
   /** Runs one query outside any transaction. */
