@@ -7,6 +7,10 @@
  *
  * Who acts, the request id and the client's address come from the request context the HTTP layer
  * sets (`request-context.ts`); outside a request the actor is `system`.
+ *
+ * To audit a new kind of change (service accounts, say): inside the store transaction that makes
+ * it, `await audit.record({ action: 'service_account.create', target: id, details })`; or wrap a
+ * change that has no transaction: `await audit.change({ action, target }, () => store.insert(row))`.
  */
 import type { AuditRecord } from '../../shared/contract/audit.ts'
 import { invalidArgument } from '../../shared/errors.ts'
