@@ -58,9 +58,12 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
   )
 
   opsRoutes(app, s, version)
-  const router = new Router(app, auth, (routeId, target) =>
-    s.audit.denied('request.denied', target, { route: routeId }),
-  )
+  const router = new Router(app, auth, async (routeId, target) => {
+    // A dataplane's refused resolutions are counted per key and minute (`byok.resolve`, denied),
+    // like its served ones: never one write per request.
+    if (routeId === 'resolveProviderKey') return
+    await s.audit.denied('request.denied', target, { route: routeId })
+  })
   for (const register of [loginRoutes, meRoutes, tokenRoutes, authRoutes, adminRoutes, ...extra])
     register(router, s)
 
