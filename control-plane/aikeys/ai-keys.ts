@@ -166,6 +166,7 @@ export class AiKeys {
   ): Promise<{ key: AiKey; secret: string }> {
     const projectId = scope.project.id
     if ((await this.#tenancy.role(projectId, identityId)) === undefined) {
+      this.#resolutions.count('byok.resolve', projectId, 'denied')
       throw new ApiError(
         'permission_denied',
         `identity ${identityId} is not a member of project ${projectId}`,
