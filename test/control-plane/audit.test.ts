@@ -303,6 +303,7 @@ describe('audit trail', () => {
     const first = await startControlPlane()
     running.push(first)
     const acked: string[] = []
+    const ackedSecrets: string[] = []
     let stop = false
     let enough: () => void = () => {}
     const reached = new Promise<void>((resolve) => {
@@ -311,9 +312,15 @@ describe('audit trail', () => {
     const worker = async (w: number) => {
       for (let i = 0; !stop; i++) {
         try {
-          const { customer } = await first.admin.admin.createCustomer(`burst-${w}-${i}`)
-          acked.push(customer.id)
-          if (acked.length === 60) enough()
+          if (w % 2 === 0) {
+            const { customer } = await first.admin.admin.createCustomer(`burst-${w}-${i}`)
+            acked.push(customer.id)
+          } else {
+            const name = `burst-${w}-${i}`
+            await first.admin.secret.createSecret({ name, realm: 'burst', value: `${MARKER}-${i}` })
+            ackedSecrets.push(name)
+          }
+          if (acked.length + ackedSecrets.length === 80) enough()
         } catch {
           return
         }
@@ -342,6 +349,29 @@ describe('audit trail', () => {
     }
     for (const id of recorded) assert.ok(customers.has(id), `record of ${id} has its change`)
     for (const id of customers) assert.ok(recorded.has(id), `${id} has its record`)
+
+    const secrets = new Set<string>()
+    pageToken = undefined
+    do {
+      const page = await cp.admin.secret.listSecrets({
+        realm: 'burst',
+        pageSize: 1000,
+        ...(pageToken ? { pageToken } : {}),
+      })
+      for (const secret of page.secrets) secrets.add(`burst/${secret.name}`)
+      pageToken = page.next_page_token || undefined
+    } while (pageToken)
+    const secretRecords = new Set(
+      (await allRecords(cp.admin, { action: 'secret.create' })).map((r) => r.target),
+    )
+    assert.ok(ackedSecrets.length > 0)
+    for (const name of ackedSecrets)
+      assert.ok(secretRecords.has(`burst/${name}`), `acknowledged ${name} has its record`)
+    assert.deepEqual(
+      [...secretRecords].sort(),
+      [...secrets].sort(),
+      'a record for each secret, a secret for each record',
+    )
   })
 
   it('counts frequent events per key and minute, written once the minute is over', async () => {
