@@ -411,6 +411,55 @@ describe('audit trail', () => {
     }
   })
 
+  it('a record whose transaction rolls back is neither stored nor logged', async () => {
+    const db = await openStore({ databaseUrl: undefined, dataDir: tempDir() })
+    try {
+      const lines: string[] = []
+      const trail = new AuditTrail(
+        new AuditStore(db),
+        new PageTokens(Buffer.alloc(32, 1)),
+        createLogger({ write: (l) => lines.push(l) }),
+      )
+      await assert.rejects(
+        trail.change({ action: 'customer.create', target: 'cust_failed' }, async () => {
+          throw new Error('the change failed')
+        }),
+        /the change failed/,
+      )
+      await assert.rejects(
+        db.transaction(async () => {
+          await trail.record({ action: 'customer.create', target: 'cust_rolled_back' })
+          assert.equal(lines.length, 0, 'not logged before the commit')
+          throw new Error('rolled back after the record')
+        }),
+        /rolled back/,
+      )
+      await db.transaction(async () => {
+        await db
+          .transaction(async () => {
+            await trail.record({ action: 'customer.create', target: 'cust_savepoint' })
+          })
+          .catch(() => {})
+        await assert.rejects(
+          db.transaction(async () => {
+            await trail.record({ action: 'customer.create', target: 'cust_inner_rolled_back' })
+            throw new Error('inner')
+          }),
+        )
+      })
+      assert.deepEqual(
+        (await trail.list({ pageSize: 10 })).records.map((r) => r.target),
+        ['cust_savepoint'],
+      )
+      assert.deepEqual(
+        lines.map((l) => JSON.parse(l).audit.target),
+        ['cust_savepoint'],
+      )
+    } finally {
+      await db.close()
+    }
+  })
+
   it('purges records past the retention; the retention needs a unit', async () => {
     const db = await openStore({ databaseUrl: undefined, dataDir: tempDir() })
     try {
