@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
+import { AuditTally } from './audit/tally.ts'
+import { AuditTrail } from './audit/trail.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import { PageTokens } from './crypto/page-token.ts'
 import { loadRootKey } from './crypto/root-key.ts'
@@ -21,6 +23,7 @@ import { RevocationStream } from './http/stream.ts'
 import { bootstrap } from './identity/bootstrap.ts'
 import { Identities } from './identity/identities.ts'
 import { ServiceAccounts } from './identity/service-accounts.ts'
+import { AdminListings } from './identity/listings.ts'
 import { Sessions } from './identity/sessions.ts'
 import { Tenancy } from './identity/tenancy.ts'
 import { ApiKeys } from './keys/api-keys.ts'
@@ -37,6 +40,7 @@ import type { Services } from './services.ts'
 import { KeyRing } from './signing/key-ring.ts'
 import { TokenIssuer } from './signing/token-issuer.ts'
 import { AiKeyStore } from './store/aikeys.ts'
+import { AuditStore } from './store/audit.ts'
 import { CredentialStore } from './store/credentials.ts'
 import { KekStore } from './store/keks.ts'
 import { LoginStateStore } from './store/login-states.ts'
@@ -88,6 +92,10 @@ export async function startControlPlane(
     })
   }
 
+  const pageTokens = new PageTokens(rootKey.key)
+  const audit = new AuditTrail(new AuditStore(db), pageTokens, log)
+  const auditTally = new AuditTally(audit, log)
+  const auditPurge = audit.startPurge(config.auditRetentionMs, Math.min(config.auditRetentionMs, 3_600_000))
   const tenancyStore = new TenancyStore(db)
   const credentials = new CredentialStore(db)
   const keyRing = new KeyRing(
@@ -98,6 +106,7 @@ export async function startControlPlane(
       maxTokenTtlMs: Math.max(config.tokens.apiKeyTtlMs, config.tokens.sessionTtlMs),
     },
     log,
+    audit,
   )
   await keyRing.init()
   const verifier = new TokenVerifier({
@@ -111,7 +120,6 @@ export async function startControlPlane(
 
   const revocations = await RevocationLog.open(new RevocationStore(db))
   const tokens = new TokenIssuer(keyRing, config.tokens)
-  const pageTokens = new PageTokens(rootKey.key)
   const identities = new Identities(tenancyStore, config.oidc)
   const apiKeys = new ApiKeys(
     credentials,
@@ -120,28 +128,31 @@ export async function startControlPlane(
     pageTokens,
     rootKey.key,
     config.tokens.apiKeyTtlMs,
+    audit,
   )
   await apiKeys.forgetExpiredSecrets()
-  const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
+  const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs, audit)
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
   revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
   const lastUsed = new LastUsed(credentials)
-  const tenancy = new Tenancy(tenancyStore)
-  const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)
+  const tenancy = new Tenancy(tenancyStore, audit)
+  const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log, audit)
   await keks.load()
   const secretStore = new SecretStore(db)
-  const secrets = new Secrets(secretStore, keks, pageTokens, config.secrets, log)
+  const secrets = new Secrets(secretStore, keks, pageTokens, config.secrets, log, audit)
   secrets.on('read', (outcome) => metrics.secretValueReads.inc({ outcome }))
   await secrets.sweepExpired()
   const kekRotation = new KekRotation(keks, secretStore, log)
-  const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations)
+  const aiKeys = new AiKeys(new AiKeyStore(db), secrets, tenancy, revocations, audit, auditTally)
+  auditTally.start()
   const serviceAccounts = new ServiceAccounts(
     new ServiceAccountStore(db),
     identities,
     tenancy,
     apiKeys,
     pageTokens,
+    audit,
   )
 
   let devIdp: DevIdp | undefined
@@ -197,12 +208,16 @@ export async function startControlPlane(
     kekRotation,
     aiKeys,
     serviceAccounts,
+    listings: new AdminListings(tenancyStore, credentials, pageTokens),
+    audit,
+    auditTally,
   }
   const { adminKeyFile, dataplaneKeyFile } = await bootstrap({
     dataDir: config.dataDir,
     settings,
     identities,
     apiKeys,
+    audit,
     log,
   })
 
@@ -246,6 +261,7 @@ export async function startControlPlane(
     async close() {
       stream.close()
       loginStatePurge.stop()
+      auditPurge.stop()
       keyRing.close()
       await new Promise<void>((resolve) => {
         server.closeAllConnections?.()
@@ -254,6 +270,7 @@ export async function startControlPlane(
       await devIdp?.close()
       await kekRotation.settled()
       await lastUsed.close()
+      await auditTally.close()
       await db.close()
     },
   }

@@ -102,6 +102,8 @@ export interface ControlPlaneConfig {
   }
   enforceTimeoutMs: number
   secrets: { rotationGraceMs: number }
+  /** How long audit records are kept. */
+  auditRetentionMs: number
 }
 
 export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlPlaneConfig {
@@ -149,7 +151,21 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     },
     enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
     secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
+    auditRetentionMs: durationWithUnit(vars, 'AGENTROUTER_AUDIT_RETENTION', 90 * 86_400_000),
   }
+}
+
+/** A duration whose unit is written (`90d`, not `90`): a bare number is refused, not read as ms. */
+function durationWithUnit(vars: v.Vars, name: string, fallbackMs: number): number {
+  const raw = vars[name]
+  if (raw !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(raw))
+    throw new v.ConfigError(
+      name,
+      `a duration needs a unit: write ${raw.trim()}d, ${raw.trim()}h or ${raw.trim()}s`,
+    )
+  const ms = v.duration(vars, name, fallbackMs)
+  if (ms < 60_000) throw new v.ConfigError(name, `must be at least 1m, got "${raw}"`)
+  return ms
 }
 
 /** `AGENTROUTER_DATABASE_URL`: a `postgres://` or `postgresql://` URL, or nothing (SQLite). */

@@ -5,12 +5,15 @@
 import type { Logger } from '../shared/logger.ts'
 import type { TokenVerifier } from '../shared/tokens/verifier.ts'
 import type { AiKeys } from './aikeys/ai-keys.ts'
+import type { AuditTally } from './audit/tally.ts'
+import type { AuditTrail } from './audit/trail.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { PageTokens } from './crypto/page-token.ts'
 import type { RootKey } from './crypto/root-key.ts'
 import type { DataplaneRegistry } from './dataplanes/registry.ts'
 import type { Identities } from './identity/identities.ts'
 import type { ServiceAccounts } from './identity/service-accounts.ts'
+import type { AdminListings } from './identity/listings.ts'
 import type { Sessions } from './identity/sessions.ts'
 import type { Tenancy } from './identity/tenancy.ts'
 import type { ApiKeys } from './keys/api-keys.ts'
@@ -44,4 +47,8 @@ export interface Services {
   kekRotation: KekRotation
   aiKeys: AiKeys
   serviceAccounts: ServiceAccounts
+  listings: AdminListings
+  audit: AuditTrail
+  /** Counts frequent audited events (BYOK resolutions), written once a minute. */
+  auditTally: AuditTally
 }

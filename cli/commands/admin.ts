@@ -16,6 +16,7 @@ import {
   waitOption,
 } from '../options.ts'
 import { enforcementExit, printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
+import { listAllKeys, listAudit, listCustomers, listMembers, listProjects } from './admin-lists.ts'
 
 const ROLES: readonly Role[] = ['owner', 'member']
 
@@ -23,6 +24,7 @@ const customers = group({
   name: 'customers',
   summary: 'Customers (tenants)',
   children: [
+    listCustomers,
     command({
       name: 'create',
       summary: 'Create a customer',
@@ -46,6 +48,7 @@ const projects = group({
   name: 'projects',
   summary: 'Projects of a customer',
   children: [
+    listProjects,
     command({
       name: 'create',
       summary: 'Create a project under a customer',
@@ -86,6 +89,7 @@ const members = group({
   name: 'members',
   summary: 'Who belongs to a project, and as what',
   children: [
+    listMembers,
     command({
       name: 'set',
       summary: 'Add an identity to a project, or change its role',
@@ -167,8 +171,9 @@ const identities = group({
 
 const adminKeys = group({
   name: 'keys',
-  summary: 'Issue admin, dataplane and prompt keys; revoke any key',
+  summary: 'List every key; issue admin, dataplane and prompt keys; revoke any key',
   children: [
+    listAllKeys,
     command({
       name: 'create',
       summary: 'Issue an admin, dataplane or prompt key; its secret is printed once',
@@ -421,6 +426,8 @@ const keks = group({
   ],
 })
 
+const audit = group({ name: 'audit', summary: 'Who did what, when, from where', children: [listAudit] })
+
 export const admin: GroupSpec = group({
   name: 'admin',
   summary: 'Administration (admin key or an admin session)',
@@ -434,5 +441,6 @@ export const admin: GroupSpec = group({
     dataplanes,
     signingKeys,
     keks,
+    audit,
   ],
 })

@@ -10,6 +10,8 @@ import { SYSTEM_OWNER } from '../../shared/contract/secrets.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { AuditTally } from '../audit/tally.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { ProjectScope, Tenancy } from '../identity/tenancy.ts'
 import type { RevocationLog } from '../revocations/log.ts'
 import type { PlaintextReader, Secrets } from '../secrets/secrets.ts'
@@ -44,8 +46,19 @@ export class AiKeys {
   readonly #secrets: Secrets
   readonly #tenancy: Tenancy
   readonly #revocations: RevocationLog
+  readonly #audit: AuditTrail
+  readonly #resolutions: AuditTally
 
-  constructor(store: AiKeyStore, secrets: Secrets, tenancy: Tenancy, revocations: RevocationLog) {
+  constructor(
+    store: AiKeyStore,
+    secrets: Secrets,
+    tenancy: Tenancy,
+    revocations: RevocationLog,
+    audit: AuditTrail,
+    resolutions: AuditTally,
+  ) {
+    this.#audit = audit
+    this.#resolutions = resolutions
     this.#store = store
     this.#secrets = secrets
     this.#tenancy = tenancy
@@ -81,6 +94,16 @@ export class AiKeys {
         revoked_at: null,
       }
       await this.#store.insert(row)
+      await this.#audit.record({
+        action: 'aikey.add',
+        target: id,
+        details: {
+          provider: input.provider,
+          project_id: scope.project.id,
+          user_scope: input.userScope,
+          name: input.name,
+        },
+      })
       return row
     })
     return view(row)
@@ -121,6 +144,11 @@ export class AiKeys {
       async (revokedAt) => {
         await this.#store.markRevoked(key.id, revokedAt)
         await this.#secrets.shred(key.secret_id)
+        await this.#audit.record({
+          action: 'aikey.revoke',
+          target: key.id,
+          details: { provider: key.provider, project_id: key.project_id },
+        })
       },
     )
     return { key: view((await this.#store.byId(key.id))!), cursor: entry.revoked_at }
@@ -138,6 +166,7 @@ export class AiKeys {
   ): Promise<{ key: AiKey; secret: string }> {
     const projectId = scope.project.id
     if ((await this.#tenancy.role(projectId, identityId)) === undefined) {
+      this.#resolutions.count('byok.resolve', projectId, 'denied')
       throw new ApiError(
         'permission_denied',
         `identity ${identityId} is not a member of project ${projectId}`,
@@ -153,7 +182,17 @@ export class AiKeys {
         [{ field: 'provider', description: `no active ${provider} key`, provider, project_id: projectId }],
       )
     }
-    return { key: view(key), secret: await this.#secrets.plaintextFor(key.secret_id, reader) }
+    let secret: string
+    try {
+      secret = await this.#secrets.plaintextFor(key.secret_id, reader)
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'permission_denied')
+        this.#resolutions.count('byok.resolve', key.id, 'denied')
+      throw err
+    }
+    // Counted, not written: a resolution is frequent, the tally writes one record per key a minute.
+    this.#resolutions.count('byok.resolve', key.id)
+    return { key: view(key), secret }
   }
 
   async #standing(caller: AiKeyCaller, scope: ProjectScope): Promise<Standing> {

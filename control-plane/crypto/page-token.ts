@@ -35,3 +35,17 @@ export class PageTokens {
     return createHmac('sha256', this.#key).update(body).digest('base64url').slice(0, 22)
   }
 }
+
+/**
+ * One page out of `rows`, which were fetched with a limit of `size + 1`: the page, and the token
+ * of the next (empty on the last page).
+ */
+export function pageOf<R>(
+  rows: R[],
+  size: number,
+  next: (last: R) => string,
+): { page: R[]; nextPageToken: string } {
+  const more = rows.length > size
+  const page = more ? rows.slice(0, size) : rows
+  return { page, nextPageToken: more ? next(page.at(-1)!) : '' }
+}

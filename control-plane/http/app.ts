@@ -2,9 +2,13 @@
  * @module The control plane's Hono application: middleware (metrics, CSRF, body limit, errors)
  * and every service's routes.
  */
+import { randomUUID } from 'node:crypto'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { withRequest } from '../audit/request-context.ts'
 import type { Services } from '../services.ts'
 import type { Authenticator } from './authenticate.ts'
 import { csrfGuard } from './csrf.ts'
@@ -24,6 +28,13 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
   const app = new Hono()
   const limit = s.config.bodyLimitBytes
 
+  // Every request gets an id (the client's X-Request-Id when it is a plain token) and its address,
+  // carried in the async context for the audit trail, and the id is echoed back.
+  app.use('*', async (c, next) => {
+    const requestId = requestIdOf(c.req.header('x-request-id'))
+    await withRequest({ requestId, clientAddress: clientAddressOf(c) }, next)
+    c.header('X-Request-Id', requestId)
+  })
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
@@ -47,7 +58,12 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
   )
 
   opsRoutes(app, s, version)
-  const router = new Router(app, auth)
+  const router = new Router(app, auth, async (routeId, target) => {
+    // A dataplane's refused resolutions are counted per key and minute (`byok.resolve`, denied),
+    // like its served ones: never one write per request.
+    if (routeId === 'resolveProviderKey') return
+    await s.audit.denied('request.denied', target, { route: routeId })
+  })
   for (const register of [loginRoutes, meRoutes, tokenRoutes, authRoutes, adminRoutes, ...extra])
     register(router, s)
 
@@ -56,4 +72,19 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
   )
   app.onError((err, c) => errorResponse(c, toApiError(err, s.log, `${c.req.method} ${c.req.path}`)))
   return app
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestIdOf(given: string | undefined): string {
+  return given && REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+/** The socket's address: no proxy header is trusted (there is no trusted-proxy setting). */
+function clientAddressOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? ''
+  } catch {
+    return ''
+  }
 }

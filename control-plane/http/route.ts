@@ -7,7 +7,8 @@ import type { Context, Hono } from 'hono'
 import type { z } from 'zod'
 import { type RouteId, type RouteSpec, routes } from '../../shared/contract/routes.ts'
 import { parseOrThrow } from '../../shared/contract/validate.ts'
-import { invalidArgument } from '../../shared/errors.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
+import { type Actor, setActor } from '../audit/request-context.ts'
 import { Authenticator } from './authenticate.ts'
 import { type Principal, requirePersona } from './principal.ts'
 
@@ -31,6 +32,8 @@ export class Router {
   constructor(
     private readonly app: Hono,
     private readonly auth: Authenticator,
+    /** Told of each request refused for authorization (`permission_denied`), for the audit trail. */
+    private readonly onDenied: (routeId: RouteId, target: string) => Promise<void> = async () => {},
   ) {}
 
   on<R extends RouteId>(id: R, handler: RouteHandler<R>): void {
@@ -46,12 +49,19 @@ export class Router {
                 cookie: spec.bearerOnly ? undefined : c.req.header('cookie'),
               }),
             )
-      if (principal && spec.persona !== 'public')
-        requirePersona(principal, spec.persona, spec.serviceAccounts === true)
-      const params = spec.params ? parseOrThrow(spec.params, c.req.param(), 'path') : undefined
-      const query = spec.query ? parseOrThrow(spec.query, queryOf(c), 'query') : rejectQuery(c)
-      const body = spec.body ? parseOrThrow(spec.body, await jsonBody(c), 'body') : undefined
-      const result = await handler({ params, query, body, principal, c } as RouteInput<R>)
+      if (principal) setActor(actorOf(principal))
+      let result: unknown
+      try {
+        if (principal && spec.persona !== 'public') requirePersona(principal, spec.persona, spec.serviceAccounts === true)
+        const params = spec.params ? parseOrThrow(spec.params, c.req.param(), 'path') : undefined
+        const query = spec.query ? parseOrThrow(spec.query, queryOf(c), 'query') : rejectQuery(c)
+        const body = spec.body ? parseOrThrow(spec.body, await jsonBody(c), 'body') : undefined
+        result = await handler({ params, query, body, principal, c } as RouteInput<R>)
+      } catch (err) {
+        if (principal && err instanceof ApiError && err.code === 'permission_denied')
+          await this.onDenied(id, `${spec.method} ${c.req.path}`)
+        throw err
+      }
       return result instanceof Response ? result : c.json(result as object)
     })
   }
@@ -78,5 +88,14 @@ async function jsonBody(c: Context): Promise<unknown> {
     return JSON.parse(text)
   } catch {
     throw invalidArgument('body', 'is not valid JSON')
+  }
+}
+
+function actorOf(principal: Principal): Actor {
+  const { claims } = principal
+  return {
+    identityId: principal.identity.id,
+    credentialId: claims.jti,
+    credentialType: claims.use === 'session' ? 'session' : (claims.kt ?? 'api_key'),
   }
 }

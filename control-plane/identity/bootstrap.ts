@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../shared/logger.ts'
 import { ALL_SCOPES } from '../../shared/tokens/claims.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { ApiKeys } from '../keys/api-keys.ts'
 import type { SettingsStore } from '../store/settings.ts'
 import type { Identities } from './identities.ts'
@@ -19,6 +20,7 @@ export async function bootstrap(deps: {
   settings: SettingsStore
   identities: Identities
   apiKeys: ApiKeys
+  audit: AuditTrail
   log: Logger
 }): Promise<{ adminKeyFile: string; dataplaneKeyFile: string; created: boolean }> {
   const adminKeyFile = join(deps.dataDir, BOOTSTRAP_ADMIN_KEY_FILE)
@@ -47,6 +49,11 @@ export async function bootstrap(deps: {
     writeFileSync(adminKeyFile, `${adminKey.secret}\n`, { mode: 0o600 })
     writeFileSync(dataplaneKeyFile, `${dataplaneKey.secret}\n`, { mode: 0o600 })
     await deps.settings.set('bootstrapped_at', new Date().toISOString())
+    await deps.audit.record({
+      action: 'bootstrap',
+      target: admin.id,
+      details: { admin_key_id: adminKey.key.id, dataplane_key_id: dataplaneKey.key.id },
+    })
     return true
   })
   if (!created) return { adminKeyFile, dataplaneKeyFile, created: false }

@@ -9,6 +9,7 @@
 import type { Identity, Role } from '../../shared/contract/me.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { isId } from '../../shared/ids.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
 import type { ApiKeys } from '../keys/api-keys.ts'
 import type { ServiceAccountStore } from '../store/service-accounts.ts'
@@ -31,6 +32,7 @@ export class ServiceAccounts {
     private readonly tenancy: Tenancy,
     private readonly apiKeys: ApiKeys,
     private readonly pageTokens: PageTokens,
+    private readonly audit: AuditTrail,
   ) {}
 
   async create(request: NewServiceAccount): Promise<Identity> {
@@ -44,6 +46,11 @@ export class ServiceAccounts {
         created_at: identity.created_at,
       })
       await this.tenancy.setMember(scope, identity, request.role)
+      await this.audit.record({
+        action: 'service_account.create',
+        target: identity.id,
+        details: { name: request.name, project_id: request.projectId, role: request.role },
+      })
       return identity
     })
     return this.tenancy.view(await this.identities.get(identity.id))
@@ -76,7 +83,11 @@ export class ServiceAccounts {
     }
     const { memberships } = await this.tenancy.view(await this.identities.get(identityId))
     const revoked = await this.apiKeys.revokeAllOf(identityId, `service account deleted by admin ${adminId}`)
-    if (await this.store.delete(identityId)) this.tenancy.announceLeft(identityId, memberships)
+    const deleted = await this.audit.change(
+      { action: 'service_account.delete', target: identityId, details: { revoked_keys: revoked.keyIds.length } },
+      () => this.store.delete(identityId),
+    )
+    if (deleted) this.tenancy.announceLeft(identityId, memberships)
     return revoked
   }
 }

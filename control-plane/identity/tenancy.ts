@@ -11,6 +11,7 @@ import type { Identity, Role } from '../../shared/contract/me.ts'
 import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import { isUniqueViolation } from '../store/sql.ts'
 import type { CustomerRow, IdentityRow, MembershipRow, ProjectRow, TenancyStore } from '../store/tenancy.ts'
 
@@ -31,13 +32,18 @@ export interface MembershipChange {
 }
 
 export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange] }> {
-  constructor(private readonly store: TenancyStore) {
+  constructor(
+    private readonly store: TenancyStore,
+    private readonly audit: AuditTrail,
+  ) {
     super()
   }
 
   async createCustomer(name: string): Promise<CustomerRow> {
     const row = { id: newId('customer'), name, created_at: nowMicros() }
-    await this.store.insertCustomer(row)
+    await this.audit.change({ action: 'customer.create', target: row.id, details: { name } }, () =>
+      this.store.insertCustomer(row),
+    )
     return row
   }
 
@@ -45,7 +51,10 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
     const customer = await this.customer(customerId)
     const row = { id: newId('project'), customer_id: customer.id, name, created_at: nowMicros() }
     try {
-      await this.store.insertProject(row)
+      await this.audit.change(
+        { action: 'project.create', target: row.id, details: { customer_id: customer.id, name } },
+        () => this.store.insertProject(row),
+      )
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new ApiError('already_exists', `customer ${customer.id} already has a project named "${name}"`)
@@ -159,6 +168,16 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
       await this.store.upsertMember(row)
       if (!identity.default_project_id)
         await this.store.setDefaults(identity.id, scope.customer.id, scope.project.id)
+      await this.audit.record({
+        action: 'membership.set',
+        target: identity.id,
+        details: {
+          customer_id: scope.customer.id,
+          project_id: scope.project.id,
+          role,
+          ...(previous === undefined ? {} : { previous_role: previous }),
+        },
+      })
       return previous
     })
     if (previous !== undefined && previous !== role) this.#changed(scope, identity)
@@ -172,6 +191,12 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
         const next = (await this.store.membershipsOf(identity.id))[0]
         await this.store.setDefaults(identity.id, next?.customer_id ?? null, next?.project_id ?? null)
       }
+      if (removed)
+        await this.audit.record({
+          action: 'membership.remove',
+          target: identity.id,
+          details: { customer_id: scope.customer.id, project_id: scope.project.id },
+        })
       return removed
     })
     if (removed) this.#changed(scope, identity)

@@ -10,6 +10,7 @@ import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
 import { grantedScopes, KEY_TYPE_SCOPES, type KeyType } from '../../shared/tokens/claims.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
 import { open, seal } from '../crypto/seal.ts'
 import type { RevocationLog } from '../revocations/log.ts'
@@ -49,6 +50,7 @@ export class ApiKeys {
     private readonly pageTokens: PageTokens,
     private readonly rootKey: Buffer,
     private readonly ttlMs: number,
+    private readonly audit: AuditTrail,
   ) {}
 
   async issue(identity: IdentityRow, request: IssueRequest): Promise<IssuedKey> {
@@ -104,7 +106,14 @@ export class ApiKeys {
       project_id: binding?.projectId ?? null,
     }
     try {
-      await this.store.insertKey(row)
+      await this.audit.change(
+        {
+          action: 'key.issue',
+          target: id,
+          details: { type: request.type, identity_id: identity.id, name: request.name },
+        },
+        () => this.store.insertKey(row),
+      )
     } catch (err) {
       // A concurrent request with the same idempotency key won the race: answer as it did.
       if (isUniqueViolation(err) && request.idempotencyKey) {
@@ -167,7 +176,14 @@ export class ApiKeys {
   async #revoke(row: ApiKeyRow, reason: string): Promise<{ key: ApiKey; cursor: number }> {
     const { row: entry } = await this.revocations.revoke(
       { jti: row.id, kind: 'api_key', expiresAt: row.expires_at, reason },
-      (revokedAt) => this.store.markKeyRevoked(row.id, revokedAt),
+      async (revokedAt) => {
+        await this.store.markKeyRevoked(row.id, revokedAt)
+        await this.audit.record({
+          action: 'key.revoke',
+          target: row.id,
+          details: { type: row.type, identity_id: row.identity_id },
+        })
+      },
     )
     return { key: view((await this.store.key(row.id))!), cursor: entry.revoked_at }
   }

@@ -10,6 +10,7 @@ import { ApiError } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { nowMicros } from '../../shared/time.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import { KEY_BYTES, open, SealError, seal } from '../crypto/seal.ts'
 import type { KekRow, KekStore } from '../store/keks.ts'
 
@@ -33,7 +34,12 @@ export class KeyEncryptionKeys {
   readonly #keys = new Map<string, Buffer>()
   readonly #unopened = new Set<string>()
 
-  constructor(store: KekStore, rootKey: Buffer, log: Logger) {
+  constructor(
+    store: KekStore,
+    rootKey: Buffer,
+    log: Logger,
+    private readonly audit: AuditTrail,
+  ) {
     this.#store = store
     this.#rootKey = rootKey
     this.#log = log
@@ -114,7 +120,9 @@ export class KeyEncryptionKeys {
       async () => {
         for (const row of await this.#store.all())
           if (row.state === 'active') await this.#store.setState(row.id, 'retiring')
-        return this.#insertActive()
+        const id = await this.#insertActive()
+        await this.audit.record({ action: 'kek.rotate', target: id })
+        return id
       },
       { lock: KEK_LOCK },
     )

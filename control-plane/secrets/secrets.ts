@@ -13,6 +13,7 @@ import { ApiError } from '../../shared/errors.ts'
 import { isId, newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { nowMicros } from '../../shared/time.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { PageTokens } from '../crypto/page-token.ts'
 import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
 import { sealVersion, Unreadable } from './envelope.ts'
@@ -74,6 +75,7 @@ export class Secrets extends EventEmitter<{
   readonly #pageTokens: PageTokens
   readonly #graceMicros: number
   readonly #reader: VersionReader
+  readonly #audit: AuditTrail
 
   constructor(
     store: SecretStore,
@@ -81,13 +83,15 @@ export class Secrets extends EventEmitter<{
     pageTokens: PageTokens,
     options: { rotationGraceMs: number },
     log: Logger,
+    audit: AuditTrail,
   ) {
     super()
+    this.#audit = audit
     this.#store = store
     this.#keks = keks
     this.#pageTokens = pageTokens
     this.#graceMicros = options.rotationGraceMs * 1000
-    this.#reader = new VersionReader(store, keks, log, (outcome) => this.emit('read', outcome))
+    this.#reader = new VersionReader(store, keks, log, audit, (outcome) => this.emit('read', outcome))
     // Guarded (so audited as refused) rather than checked up front: every attempt on a provider
     // key leaves a record.
     this.#reader.addGuard((secret, purpose) => {
@@ -103,14 +107,21 @@ export class Secrets extends EventEmitter<{
     const realm = realmOrDefault(input.realm)
     requireMayWriteRealm(caller, realm)
     const owner = ownerFor(caller, realm, input.user_id, 'write')
-    const row = await this.put(owner, realm, input.name, input.value, input)
+    const row = await this.put(owner, realm, input.name, input.value, input, (row, created) =>
+      this.#audit.record({
+        action: created ? 'secret.create' : 'secret.update',
+        target: secretTarget(row),
+        details: { id: row.id, version: row.version, owner: row.user_id },
+      }),
+    )
     return this.#view(row)
   }
 
   /**
    * Stores `value` under (owner, realm, name): a new secret, or a new version of an existing one
    * whose previous version expires at once (rotate is the path with a grace period). The same
-   * value again changes only the metadata given.
+   * value again changes only the metadata given. `written` runs in the same transaction (the
+   * audit record of an API write; a service storing a system secret records its own change).
    */
   async put(
     owner: string,
@@ -118,6 +129,7 @@ export class Secrets extends EventEmitter<{
     name: string,
     value: string,
     meta: { description?: string | undefined; tags?: Record<string, string> | undefined } = {},
+    written?: (row: SecretRow, created: boolean) => Promise<void>,
   ): Promise<SecretRow> {
     const plaintext = Buffer.from(value, 'utf8')
     let changed = false
@@ -139,6 +151,7 @@ export class Secrets extends EventEmitter<{
         }
         await this.#store.insertSecret(fresh)
         await this.#insertVersion(fresh, 1, plaintext, now)
+        await written?.(fresh, true)
         return fresh
       }
       const updated: SecretRow = {
@@ -154,6 +167,7 @@ export class Secrets extends EventEmitter<{
         changed = true
       }
       await this.#store.updateSecret(updated)
+      await written?.(updated, false)
       return updated
     })
     plaintext.fill(0)
@@ -188,6 +202,11 @@ export class Secrets extends EventEmitter<{
     const row = await this.#store.transaction(async () => {
       const row = await this.#locate(caller, ref, 'write')
       await this.#store.deleteSecret(row.id)
+      await this.#audit.record({
+        action: 'secret.delete',
+        target: secretTarget(row),
+        details: { id: row.id, owner: row.user_id },
+      })
       return row
     })
     this.#announce(row)
@@ -205,6 +224,11 @@ export class Secrets extends EventEmitter<{
       await this.#store.markRotatedPending(row.id, row.version, now + this.#graceMicros)
       await this.#insertVersion(next, next.version, plaintext, now)
       await this.#store.updateSecret(next)
+      await this.#audit.record({
+        action: 'secret.rotate',
+        target: secretTarget(next),
+        details: { id: next.id, version: next.version, owner: next.user_id },
+      })
       return next
     })
     plaintext.fill(0)
@@ -220,13 +244,20 @@ export class Secrets extends EventEmitter<{
   ): Promise<{ valid: boolean; error: string }> {
     const row = await this.#locate(caller, ref, 'read')
     const v = await this.#version(row, version)
+    let outcome: { valid: boolean; error: string }
     try {
       ;(await this.#reader.open(row, v)).fill(0)
-      return { valid: true, error: '' }
+      outcome = { valid: true, error: '' }
     } catch (err) {
-      if (err instanceof Unreadable) return { valid: false, error: err.message }
-      throw err
+      if (!(err instanceof Unreadable)) throw err
+      outcome = { valid: false, error: err.message }
     }
+    await this.#audit.record({
+      action: 'secret.validate',
+      target: secretTarget(row),
+      details: { id: row.id, version: v.version, valid: outcome.valid },
+    })
+    return outcome
   }
 
   /** The plaintext of a version (the current one by default). Every call is audited. */
@@ -337,4 +368,9 @@ export class Secrets extends EventEmitter<{
   #announce(row: SecretRow): void {
     this.emit('changed', { realm: row.realm, name: row.name, user_id: row.user_id })
   }
+}
+
+/** How the audit trail names a secret: `realm/name` (the id and owner go in the details). */
+export function secretTarget(row: Pick<SecretRow, 'realm' | 'name'>): string {
+  return `${row.realm}/${row.name}`
 }

@@ -7,6 +7,7 @@
 import { ApiError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import type { SecretReadRow, SecretRow, SecretStore, SecretVersionRow } from '../store/secrets.ts'
 import { openVersion, Unreadable, type VersionBinding } from './envelope.ts'
 import type { KeyEncryptionKeys } from './keks.ts'
@@ -30,6 +31,7 @@ export class VersionReader {
   readonly #keks: KeyEncryptionKeys
   readonly #log: Logger
   readonly #onAudited: (outcome: SecretReadRow['outcome']) => void
+  readonly #audit: AuditTrail
   readonly #guards: ValueGuard[] = []
 
   /** `onAudited` hears the outcome of every audited read (for metrics). */
@@ -37,8 +39,10 @@ export class VersionReader {
     store: SecretStore,
     keks: KeyEncryptionKeys,
     log: Logger,
+    audit: AuditTrail,
     onAudited: (outcome: SecretReadRow['outcome']) => void = () => {},
   ) {
+    this.#audit = audit
     this.#store = store
     this.#keks = keks
     this.#log = log
@@ -76,7 +80,7 @@ export class VersionReader {
     purpose: SecretReadRow['purpose'],
   ): Promise<string> {
     const audit = async (outcome: SecretReadRow['outcome'], reason: string): Promise<void> => {
-      await this.#store.insertRead({
+      const read = {
         at: nowMicros(),
         identity_id: reader.identityId,
         credential_id: reader.credentialId,
@@ -88,7 +92,20 @@ export class VersionReader {
         purpose,
         outcome,
         reason,
-      })
+      }
+      if (purpose === 'value') {
+        // A value read is in the audit trail too; a BYOK resolution is counted there instead, per
+        // key and minute, by the AI-key service.
+        await this.#audit.batch(async () => {
+          await this.#store.insertRead(read)
+          await this.#audit.record({
+            action: 'secret.value.read',
+            target: `${row.realm}/${row.name}`,
+            outcome: outcome === 'served' ? 'success' : 'denied',
+            details: { id: row.id, version: v.version, owner: row.user_id, ...(reason ? { reason } : {}) },
+          })
+        })
+      } else await this.#store.insertRead(read)
       this.#log.info('secret plaintext read', {
         id: row.id,
         realm: row.realm,

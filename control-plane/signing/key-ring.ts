@@ -13,6 +13,7 @@ import { ulid } from 'ulid'
 import { ApiError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { nowMicros } from '../../shared/time.ts'
+import type { AuditTrail } from '../audit/trail.ts'
 import { open, seal } from '../crypto/seal.ts'
 import type { SigningKeyRow, SigningKeyStore } from '../store/signing-keys.ts'
 
@@ -42,14 +43,22 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   readonly #rootKey: Buffer
   readonly #options: KeyRingOptions
   readonly #log: Logger
+  readonly #audit: AuditTrail
   #rows: SigningKeyRow[] = []
   readonly #privateKeys = new Map<string, SigningKey>()
   /** Fires when an unsigned key retires, so the JWKS change is announced then. */
   #retirementTimer: NodeJS.Timeout | undefined
   #publishedKids = ''
 
-  constructor(store: SigningKeyStore, rootKey: Buffer, options: KeyRingOptions, log: Logger) {
+  constructor(
+    store: SigningKeyStore,
+    rootKey: Buffer,
+    options: KeyRingOptions,
+    log: Logger,
+    audit: AuditTrail,
+  ) {
     super()
+    this.#audit = audit
     this.#store = store
     this.#rootKey = rootKey
     this.#options = options
@@ -107,7 +116,17 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   async rotate(
     activateAfterMs = this.#options.publishDelayMs,
   ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
-    const { kid, activatesAt, retiringKid } = await this.#insertKey(activateAfterMs, true)
+    const { kid, activatesAt, retiringKid } = await this.#audit.change(
+      {
+        action: 'signing_key.rotate',
+        target: (r) => r.kid,
+        details: (r) => ({
+          activate_after_ms: activateAfterMs,
+          ...(r.retiringKid ? { retiring_kid: r.retiringKid } : {}),
+        }),
+      },
+      () => this.#insertKey(activateAfterMs, true),
+    )
     await this.#load()
     this.#log.info('signing key rotated', { kid, activates_at_us: activatesAt, retiring_kid: retiringKid })
     this.emit('changed')

@@ -31,6 +31,15 @@ export interface SessionRow {
   revoked_at: number | null
 }
 
+export interface KeyFilter {
+  identityId?: string | undefined
+  type?: KeyType | undefined
+  /** Active: not revoked (an expired key still counts as active here, as in every listing). */
+  state?: 'active' | 'revoked' | undefined
+  /** Keys of identities that are members of this project. */
+  projectId?: string | undefined
+}
+
 export class CredentialStore {
   constructor(readonly db: Db) {}
 
@@ -68,6 +77,32 @@ export class CredentialStore {
     return this.db.all<ApiKeyRow>(
       'SELECT * FROM api_keys WHERE identity_id = ? AND revoked_at IS NULL ORDER BY id',
       [identityId],
+    )
+  }
+
+  /** A page of every key matching `filter`, in id order, after `afterId`. */
+  keysPage(filter: KeyFilter, afterId: string, limit: number): Promise<ApiKeyRow[]> {
+    const where = ['k.id > @after']
+    const params: Record<string, unknown> = { after: afterId, limit }
+    if (filter.identityId !== undefined) {
+      where.push('k.identity_id = @identity_id')
+      params.identity_id = filter.identityId
+    }
+    if (filter.type !== undefined) {
+      where.push('k.type = @type')
+      params.type = filter.type
+    }
+    if (filter.state !== undefined)
+      where.push(filter.state === 'active' ? 'k.revoked_at IS NULL' : 'k.revoked_at IS NOT NULL')
+    if (filter.projectId !== undefined) {
+      where.push(
+        '(k.project_id = @project_id OR (k.project_id IS NULL AND k.identity_id IN (SELECT identity_id FROM memberships WHERE project_id = @project_id)))',
+      )
+      params.project_id = filter.projectId
+    }
+    return this.db.all<ApiKeyRow>(
+      `SELECT k.* FROM api_keys k WHERE ${where.join(' AND ')} ORDER BY k.id LIMIT @limit`,
+      params,
     )
   }
 

@@ -38,6 +38,11 @@ export interface Sql extends Queryable {
    * transaction begun inside another is a savepoint of it.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>
+  /**
+   * Runs `fn` once the transaction the caller is inside commits (never when it rolls back), or
+   * now when outside any: for what must not be said before it is durable (a log line).
+   */
+  afterCommit(fn: () => void): void
   /** Whether the database answers a query: the readiness check. */
   ping(): Promise<boolean>
   close(): Promise<void>
@@ -48,6 +53,8 @@ export interface OpenTransaction extends Queryable {
   /** Cleared when the transaction ends: a late query from its context goes the normal way. */
   open: boolean
   savepoints: number
+  /** `afterCommit` callbacks, run when the outermost transaction commits. */
+  committed?: Array<() => void>
 }
 
 /** Base of both engines: routes a query to the transaction in the async context, if any. */
@@ -79,10 +86,24 @@ export abstract class BaseSql implements Sql {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const tx = this.current()
     if (tx) return savepoint(tx, fn)
-    return this.begin(async (opened) => {
+    const committed: Array<() => void> = []
+    const result = await this.begin(async (opened) => {
+      opened.committed = committed
       if (options.lock) await this.lock(opened, options.lock)
       return this.context.run(opened, () => fn(opened))
     })
+    for (const done of committed) done()
+    return result
+  }
+
+  afterCommit(fn: () => void): void {
+    const tx = this.current()
+    if (!tx) {
+      fn()
+      return
+    }
+    tx.committed ??= []
+    tx.committed.push(fn)
   }
 
   /** Runs one query outside any transaction. */
@@ -104,12 +125,15 @@ export abstract class BaseSql implements Sql {
 
 async function savepoint<T>(tx: OpenTransaction, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   const name = `sp_${++tx.savepoints}`
+  const pending = tx.committed?.length ?? 0
   await tx.run(`SAVEPOINT ${name}`)
   try {
     const result = await fn(tx)
     await tx.run(`RELEASE SAVEPOINT ${name}`)
     return result
   } catch (err) {
+    // What the rolled-back part registered will not be committed.
+    tx.committed?.splice(pending)
     await tx.run(`ROLLBACK TO SAVEPOINT ${name}`)
     await tx.run(`RELEASE SAVEPOINT ${name}`)
     throw err

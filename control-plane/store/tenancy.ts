@@ -43,6 +43,13 @@ export interface MembershipView extends MembershipRow {
   project_name: string
 }
 
+/** A member with who it is: the admin listing of a project. */
+export interface MemberIdentityRow extends MembershipRow {
+  email: string
+  name: string
+  kind: IdentityRow['kind']
+}
+
 export class TenancyStore {
   constructor(readonly db: Db) {}
 
@@ -136,6 +143,53 @@ export class TenancyStore {
        WHERE m.identity_id = ? ORDER BY m.created_at, m.project_id`,
       [identityId],
     )
+  }
+
+  /** A page of customers in id order after `afterId`, optionally only those named `name`. */
+  customersPage(afterId: string, limit: number, name?: string): Promise<CustomerRow[]> {
+    return name === undefined
+      ? this.db.all<CustomerRow>('SELECT * FROM customers WHERE id > ? ORDER BY id LIMIT ?', [afterId, limit])
+      : this.db.all<CustomerRow>('SELECT * FROM customers WHERE id > ? AND name = ? ORDER BY id LIMIT ?', [
+          afterId,
+          name,
+          limit,
+        ])
+  }
+
+  /** A page of a customer's projects in id order after `afterId`. */
+  projectsPage(customerId: string, afterId: string, limit: number, name?: string): Promise<ProjectRow[]> {
+    return name === undefined
+      ? this.db.all<ProjectRow>(
+          'SELECT * FROM projects WHERE customer_id = ? AND id > ? ORDER BY id LIMIT ?',
+          [customerId, afterId, limit],
+        )
+      : this.db.all<ProjectRow>(
+          'SELECT * FROM projects WHERE customer_id = ? AND id > ? AND name = ? ORDER BY id LIMIT ?',
+          [customerId, afterId, name, limit],
+        )
+  }
+
+  /** A page of a project's members in identity-id order after `afterIdentityId`. */
+  membersPage(
+    projectId: string,
+    afterIdentityId: string,
+    limit: number,
+    role?: Role,
+  ): Promise<MemberIdentityRow[]> {
+    const select = `SELECT m.*, i.email, i.name, i.kind FROM memberships m JOIN identities i ON i.id = m.identity_id
+       WHERE m.project_id = ? AND m.identity_id > ?`
+    return role === undefined
+      ? this.db.all<MemberIdentityRow>(`${select} ORDER BY m.identity_id LIMIT ?`, [
+          projectId,
+          afterIdentityId,
+          limit,
+        ])
+      : this.db.all<MemberIdentityRow>(`${select} AND m.role = ? ORDER BY m.identity_id LIMIT ?`, [
+          projectId,
+          afterIdentityId,
+          role,
+          limit,
+        ])
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@
 import type { BodyOf, ResponseOf } from '../contract/routes.ts'
 import { ApiError } from '../errors.ts'
 import { type ClientOptions, type QueryValue, Transport } from './transport.ts'
-import type { AIKeyProvider } from './types.ts'
+import type { AIKeyProvider, KeyType } from './types.ts'
 
 export type * from '../contract/index.ts'
 export { ApiError, type ErrorCode, type ErrorDetail } from '../errors.ts'
@@ -21,6 +21,7 @@ export type { ClientOptions } from './transport.ts'
 // response types the documents name.
 export type {
   AdminIssueKeyResponse,
+  AdminListKeysResponse,
   AIKeyProvider,
   CallbackResponse,
   CreateSecretResponse,
@@ -39,9 +40,13 @@ export type {
   IssueMyKeyResponse,
   KeyType,
   ListAiKeysResponse,
+  ListAuditResponse,
+  ListCustomersResponse,
   ListDataplanesResponse,
   ListIdentitiesResponse,
+  ListMembersResponse,
   ListMyKeysResponse,
+  ListProjectsResponse,
   ListSecretsResponse,
   LoginResponse,
   LogoutResponse,
@@ -376,6 +381,62 @@ class AdminService {
 
   rotateKek(): Promise<ResponseOf<'rotateKek'>> {
     return this.t.request('POST', '/v1/admin/keks/rotate', { body: {} })
+  }
+
+  // Listings and the audit trail (issue 12). Requests take camelCase or snake_case names.
+  listCustomers(req?: {
+    pageSize?: number
+    pageToken?: string
+    name?: string
+  }): Promise<ResponseOf<'listCustomers'>> {
+    return this.t.request('GET', '/v1/admin/customers', { query: wire(req) as Record<string, QueryValue> })
+  }
+
+  listProjects(
+    customerId: string,
+    req?: { pageSize?: number; pageToken?: string; name?: string },
+  ): Promise<ResponseOf<'listProjects'>> {
+    return this.t.request('GET', `/v1/admin/customers/${seg(customerId)}/projects`, {
+      query: wire(req) as Record<string, QueryValue>,
+    })
+  }
+
+  listMembers(
+    customerId: string,
+    projectId: string,
+    req?: { pageSize?: number; pageToken?: string; role?: BodyOf<'putMember'>['role'] },
+  ): Promise<ResponseOf<'listMembers'>> {
+    return this.t.request(
+      'GET',
+      `/v1/admin/customers/${seg(customerId)}/projects/${seg(projectId)}/members`,
+      {
+        query: wire(req) as Record<string, QueryValue>,
+      },
+    )
+  }
+
+  /** Every API key, metadata only; filters `identityId`, `type`, `state`, `projectId`. */
+  listKeys(req?: {
+    pageSize?: number
+    pageToken?: string
+    identityId?: string
+    type?: KeyType
+    state?: 'KEY_STATE_ACTIVE' | 'KEY_STATE_REVOKED'
+    projectId?: string
+  }): Promise<ResponseOf<'adminListKeys'>> {
+    return this.t.request('GET', '/v1/admin/keys', { query: wire(req) as Record<string, QueryValue> })
+  }
+
+  /** The audit trail, oldest first; `since` is RFC 3339. */
+  listAudit(req?: {
+    pageSize?: number
+    pageToken?: string
+    since?: string
+    actor?: string
+    action?: string
+    target?: string
+  }): Promise<ResponseOf<'listAudit'>> {
+    return this.t.request('GET', '/v1/admin/audit', { query: wire(req) as Record<string, QueryValue> })
   }
 
   #memberPath(customerId: string, projectId: string, identityId: string): string {

@@ -45,6 +45,11 @@ export type ListDataplanesResponse = ResponseOf<'listDataplanes'>
 export type RotateSigningKeyResponse = ResponseOf<'rotateSigningKey'>
 export type RotateKekResponse = ResponseOf<'rotateKek'>
 export type ResolveProviderKeyResponse = ResponseOf<'resolveProviderKey'>
+export type ListCustomersResponse = ResponseOf<'listCustomers'>
+export type ListProjectsResponse = ResponseOf<'listProjects'>
+export type ListMembersResponse = ResponseOf<'listMembers'>
+export type AdminListKeysResponse = ResponseOf<'adminListKeys'>
+export type ListAuditResponse = ResponseOf<'listAudit'>
 
 // Records
 export type Customer = CustomerResponse['customer']

@@ -3,6 +3,7 @@
  * keys, connected dataplanes, and key rotation.
  */
 import { z } from 'zod'
+import { KEY_TYPES } from '../tokens/claims.ts'
 import { Enforcement, Label, PageInfo, PageQuery, PlainText, Timestamp } from './common.ts'
 import { ApiKey, CustomerId, Identity, ProjectId, Role } from './me.ts'
 
@@ -124,3 +125,38 @@ export const RotateKekResponse = z.object({
     .array(z.string())
     .describe('Versions (sec_…@vN) that did not open and stay under their old KEK, which is not retired'),
 })
+
+// Listings (issue 12): paged in id order, which is creation order; metadata only.
+export const ListCustomersQuery = PageQuery.extend({
+  name: PlainText.min(1).max(128).optional().describe('Only the customer with this exact name'),
+})
+export const ListCustomersResponse = z.object({ customers: z.array(Customer), page: PageInfo })
+
+export const ListProjectsQuery = PageQuery.extend({
+  name: PlainText.min(1).max(128).optional().describe('Only the project with this exact name'),
+})
+export const ListProjectsResponse = z.object({ projects: z.array(Project), page: PageInfo })
+
+export const MembersPathParams = z.strictObject({ customer_id: CustomerSegment, project_id: ProjectSegment })
+export const ListMembersQuery = PageQuery.extend({
+  role: Role.optional().describe('Only members with this role'),
+})
+export const ProjectMember = Member.extend({
+  email: z.string(),
+  name: z.string(),
+  kind: z.enum(['user', 'service']),
+})
+export const ListMembersResponse = z.object({ members: z.array(ProjectMember), page: PageInfo })
+
+const IdentityId = z.string().regex(/^usr_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be usr_<ulid>')
+export const AdminListKeysQuery = PageQuery.extend({
+  identity_id: IdentityId.optional().describe('Only keys acting as this identity'),
+  type: z.enum(KEY_TYPES).optional(),
+  state: z.enum(['KEY_STATE_ACTIVE', 'KEY_STATE_REVOKED']).optional(),
+  project_id: z
+    .string()
+    .regex(new RegExp(`^proj_${ULID}$`), 'must be proj_<ulid>')
+    .optional()
+    .describe('Only keys of identities that are members of this project'),
+})
+export const AdminListKeysResponse = z.object({ keys: z.array(ApiKey), page: PageInfo })

@@ -3,6 +3,7 @@
  */
 export * from './admin.ts'
 export * from './aikeys.ts'
+export * from './audit.ts'
 export * from './auth.ts'
 export * from './common.ts'
 export * from './internal.ts'

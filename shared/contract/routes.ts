@@ -6,6 +6,7 @@
 import type { z } from 'zod'
 import * as admin from './admin.ts'
 import * as aikeys from './aikeys.ts'
+import * as audit from './audit.ts'
 import * as auth from './auth.ts'
 import { Empty, WaitQuery } from './common.ts'
 import * as internal from './internal.ts'
@@ -401,6 +402,59 @@ export const routes = {
     body: Empty,
     response: admin.RotateKekResponse,
     cli: 'tare api admin keks rotate',
+  },
+  // Listings and the audit trail (issue 12).
+  listCustomers: {
+    method: 'GET',
+    path: '/v1/admin/customers',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Customers, oldest first, paged',
+    query: admin.ListCustomersQuery,
+    response: admin.ListCustomersResponse,
+    cli: 'tare api admin customers list',
+  },
+  listProjects: {
+    method: 'GET',
+    path: '/v1/admin/customers/{customer_id}/projects',
+    persona: 'admin',
+    service: 'Admin',
+    summary: "A customer's projects, oldest first, paged",
+    params: admin.CustomerPathParams,
+    query: admin.ListProjectsQuery,
+    response: admin.ListProjectsResponse,
+    cli: 'tare api admin projects list CUSTOMER',
+  },
+  listMembers: {
+    method: 'GET',
+    path: '/v1/admin/customers/{customer_id}/projects/{project_id}/members',
+    persona: 'admin',
+    service: 'Admin',
+    summary: "A project's members with their roles, paged",
+    params: admin.MembersPathParams,
+    query: admin.ListMembersQuery,
+    response: admin.ListMembersResponse,
+    cli: 'tare api admin members list CUSTOMER PROJECT',
+  },
+  adminListKeys: {
+    method: 'GET',
+    path: '/v1/admin/keys',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'Every API key (metadata only, never a token), filtered, paged',
+    query: admin.AdminListKeysQuery,
+    response: admin.AdminListKeysResponse,
+    cli: 'tare api admin keys list',
+  },
+  listAudit: {
+    method: 'GET',
+    path: '/v1/admin/audit',
+    persona: 'admin',
+    service: 'Admin',
+    summary: 'The audit trail, oldest first, filtered, paged',
+    query: audit.ListAuditQuery,
+    response: audit.ListAuditResponse,
+    cli: 'tare api admin audit list',
   },
   resolveProviderKey: {
     method: 'POST',

@@ -15,6 +15,8 @@ import { POSTGRES_SKIP } from '../support/postgres.ts'
 import { REPO_ROOT } from '../support/process.ts'
 
 const SUITES = [
+  'test/control-plane/admin-lists.test.ts',
+  'test/control-plane/audit.test.ts',
   'test/control-plane/bad-tokens.test.ts',
   'test/control-plane/dev-idp.test.ts',
   'test/control-plane/keys.test.ts',

@@ -147,7 +147,8 @@ export async function metrics(baseUrl: string): Promise<string> {
 
 /**
  * Row counts of every table in a running control plane's database (opened read-only), to show a
- * refused request wrote nothing.
+ * refused request wrote nothing. The audit trail is left out: recording a refusal (outcome
+ * `denied`) is what it is for; `test/control-plane/audit.test.ts` checks those records.
  */
 export function tableCounts(dataDir: string): Record<string, number> {
   const postgres = postgresUrlFor(dataDir)
@@ -155,7 +156,9 @@ export function tableCounts(dataDir: string): Record<string, number> {
   const db = new Database(join(dataDir, 'agentrouter.db'), { readonly: true, fileMustExist: true })
   try {
     const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'audit'",
+      )
       .pluck()
       .all() as string[]
     const counts: Record<string, number> = {}
@@ -173,7 +176,9 @@ function postgresTableCounts(url: string): Record<string, number> {
     if (out.status !== 0) throw new Error(`psql failed: ${out.stderr}`)
     return out.stdout.split('\n').filter(Boolean)
   }
-  const tables = psql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+  const tables = psql(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'audit'",
+  )
   const counts: Record<string, number> = {}
   const rows = psql(tables.map((t) => `SELECT '${t}', COUNT(*) FROM "${t}"`).join(' UNION ALL '))
   for (const row of rows) {

@@ -6,27 +6,19 @@ import { invalidArgument } from '../../../shared/errors.ts'
 import { formatMicros } from '../../../shared/time.ts'
 import { checkBindingRequest, issuedKeyBinding } from '../../keys/key-binding.ts'
 import type { Services } from '../../services.ts'
+import type { CustomerRow, ProjectRow } from '../../store/tenancy.ts'
 import { waitIfAsked } from '../enforcement.ts'
 import { heldScopes } from '../principal.ts'
 import type { Router } from '../route.ts'
 
 export function adminRoutes(router: Router, s: Services): void {
   router.on('createCustomer', async ({ body }) => {
-    const row = await s.tenancy.createCustomer(body.name)
-    return { customer: { id: row.id, name: row.name, created_at: formatMicros(row.created_at) } }
+    return { customer: customerView(await s.tenancy.createCustomer(body.name)) }
   })
 
   router.on('createProject', async ({ params, body, principal }) => {
     const customerId = s.tenancy.customerIdFor(principal.identity, params.customer_id)
-    const row = await s.tenancy.createProject(customerId, body.name)
-    return {
-      project: {
-        id: row.id,
-        customer_id: row.customer_id,
-        name: row.name,
-        created_at: formatMicros(row.created_at),
-      },
-    }
+    return { project: projectView(await s.tenancy.createProject(customerId, body.name)) }
   })
 
   router.on('putMember', async ({ params, body, principal }) => {
@@ -133,6 +125,41 @@ export function adminRoutes(router: Router, s: Services): void {
     return { head_cursor: formatMicros(head), dataplanes }
   })
 
+  // Listings and the audit trail (issue 12).
+  router.on('listCustomers', async ({ query }) => {
+    const { customers, nextPageToken } = await s.listings.customers(pageOf(query), query.name)
+    return { customers: customers.map(customerView), page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('listProjects', async ({ params, query, principal }) => {
+    const customer = await s.tenancy.customer(s.tenancy.customerIdFor(principal.identity, params.customer_id))
+    const { projects, nextPageToken } = await s.listings.projects(customer, pageOf(query), query.name)
+    return { projects: projects.map(projectView), page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('listMembers', async ({ params, query, principal }) => {
+    const scope = await s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
+    const { members, nextPageToken } = await s.listings.members(scope, pageOf(query), query.role)
+    return { members, page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('adminListKeys', async ({ query }) => {
+    const { keys, nextPageToken } = await s.listings.keys(query, pageOf(query))
+    return { keys, page: { next_page_token: nextPageToken } }
+  })
+
+  router.on('listAudit', async ({ query }) => {
+    const { records, nextPageToken } = await s.audit.list({
+      since: query.since,
+      actor: query.actor,
+      action: query.action,
+      target: query.target,
+      pageSize: query.page_size ?? 50,
+      pageToken: query.page_token,
+    })
+    return { records, page: { next_page_token: nextPageToken } }
+  })
+
   router.on('rotateSigningKey', async ({ body }) => {
     const rotated = await s.keyRing.rotate(body.activate_after_ms)
     return {
@@ -143,3 +170,21 @@ export function adminRoutes(router: Router, s: Services): void {
     }
   })
 }
+
+const pageOf = (query: { page_size?: number | undefined; page_token?: string | undefined }) => ({
+  pageSize: query.page_size,
+  pageToken: query.page_token,
+})
+
+const customerView = (row: CustomerRow) => ({
+  id: row.id,
+  name: row.name,
+  created_at: formatMicros(row.created_at),
+})
+
+const projectView = (row: ProjectRow) => ({
+  id: row.id,
+  customer_id: row.customer_id,
+  name: row.name,
+  created_at: formatMicros(row.created_at),
+})
