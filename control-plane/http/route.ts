@@ -52,7 +52,8 @@ export class Router {
       if (principal) setActor(actorOf(principal))
       let result: unknown
       try {
-        if (principal && spec.persona !== 'public') requirePersona(principal, spec.persona, spec.serviceAccounts === true)
+        if (principal && spec.persona !== 'public')
+          requirePersona(principal, spec.persona, spec.serviceAccounts === true)
         const params = spec.params ? parseOrThrow(spec.params, c.req.param(), 'path') : undefined
         const query = spec.query ? parseOrThrow(spec.query, queryOf(c), 'query') : rejectQuery(c)
         const body = spec.body ? parseOrThrow(spec.body, await jsonBody(c), 'body') : undefined

@@ -84,7 +84,11 @@ export class ServiceAccounts {
     const { memberships } = await this.tenancy.view(await this.identities.get(identityId))
     const revoked = await this.apiKeys.revokeAllOf(identityId, `service account deleted by admin ${adminId}`)
     const deleted = await this.audit.change(
-      { action: 'service_account.delete', target: identityId, details: { revoked_keys: revoked.keyIds.length } },
+      {
+        action: 'service_account.delete',
+        target: identityId,
+        details: { revoked_keys: revoked.keyIds.length },
+      },
       () => this.store.delete(identityId),
     )
     if (deleted) this.tenancy.announceLeft(identityId, memberships)
