@@ -18,6 +18,13 @@ export const login: CommandSpec = command({
     'when one is available, waits for the redirect, then stores the session token in',
     '$XDG_CONFIG_HOME/agentrouter/session.json (default ~/.config/agentrouter/session.json), mode 0600.',
     'Later commands use it when AGENTROUTER_API_KEY is not set.',
+    '',
+    'With --no-browser (a remote machine, a container): open the URL in any browser; when it ends',
+    'on an address at 127.0.0.1 that fails to load, paste that whole address here and press Enter.',
+    'The listener keeps running meanwhile: whichever comes first completes the login.',
+    '',
+    'With --device: the device authorization flow (RFC 8628) through the control plane, for',
+    'issuers that offer it: visit the address shown on any device and enter the code.',
   ].join('\n'),
   options: {
     issuer: {
@@ -25,7 +32,15 @@ export const login: CommandSpec = command({
       valueName: 'ALIAS',
       description: 'OIDC issuer alias (default: the first configured)',
     },
-    'no-browser': { type: 'boolean', description: 'Only print the URL; do not try to open a browser' },
+    'no-browser': {
+      type: 'boolean',
+      description:
+        'Print the URL, do not open a browser; also accept the address the browser ended on, pasted',
+    },
+    device: {
+      type: 'boolean',
+      description: 'Use the device flow: a code to enter on any device (issuers that offer it)',
+    },
     timeout: {
       type: 'string',
       valueName: 'SECONDS',
@@ -35,6 +50,7 @@ export const login: CommandSpec = command({
   examples: ['tare api login', 'tare api login --no-browser --base-url https://agentrouter.example.com'],
   async run(ctx) {
     const timeoutSec = int(ctx, 'timeout', 1) ?? 300
+    const noBrowser = flag(ctx, 'no-browser')
     const done = await loopbackLogin({
       client: ctx.anonymousClient(),
       issuer: str(ctx, 'issuer'),
@@ -44,8 +60,17 @@ export const login: CommandSpec = command({
         ctx.out.note('')
         ctx.out.note(`  ${url}`)
         ctx.out.note('')
-        const opened = !flag(ctx, 'no-browser') && openBrowser(url, ctx.env)
-        ctx.out.note(opened ? 'Opening a browser… waiting for the login.' : 'Waiting for the login…')
+        const opened = !noBrowser && openBrowser(url, ctx.env)
+        if (opened) ctx.out.note('Opening a browser… waiting for the login.')
+        else if (noBrowser)
+          ctx.out.note(
+            'Waiting for the login… If the browser is on another machine, paste here the address it ended on (http://127.0.0.1:…/callback?…) and press Enter.',
+          )
+        else ctx.out.note('Waiting for the login…')
+      },
+      pasted: noBrowser ? ctx.stdin : undefined,
+      onPasteRefused(reason) {
+        ctx.out.note(`error: that address was refused: ${reason} Still waiting for the login…`)
       },
     })
     const path = writeSession(ctx.env.configDir, {
