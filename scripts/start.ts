@@ -13,14 +13,22 @@ import { createInterface } from 'node:readline'
 const root = new URL('../', import.meta.url).pathname
 const children: ChildProcess[] = []
 
+/**
+ * A component failing to start has said why on stderr, in one line; an address in use there
+ * most often means an earlier `npm start` is still running, which only this launcher can say.
+ */
 function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<Record<string, unknown>> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry), ...process.argv.slice(2)], {
     cwd: process.cwd(),
     env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.push(child)
-  return new Promise((resolve, reject) => {
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const busy = /: the address is already in use$/.test(line)
+    process.stderr.write(busy ? `${line}: another instance (npm start) may be running\n` : `${line}\n`)
+  })
+  return new Promise((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       process.stdout.write(`${line}\n`)
       try {
@@ -30,10 +38,8 @@ function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<R
         // not a log record
       }
     })
-    child.once('exit', (code) => {
-      reject(new Error(`${entry} exited with code ${code}`))
-      shutdown(code ?? 1)
-    })
+    // Exiting before it is ready stops everything; the child has already said why.
+    child.once('exit', (code) => shutdown(code ?? 1))
   })
 }
 
