@@ -4,6 +4,7 @@
  */
 import { ApiError, Client, type LogoutResponse } from '../../shared/client/index.ts'
 import { type CommandSpec, command } from '../command.ts'
+import { deviceLogin } from '../device-flow.ts'
 import { loopbackLogin } from '../login-flow.ts'
 import { openBrowser } from '../open-browser.ts'
 import { clientFor, flag, int, str, WAIT_OPTIONS, waitHttpTimeoutMs, waitOption } from '../options.ts'
@@ -47,32 +48,51 @@ export const login: CommandSpec = command({
       description: 'How long to wait for the browser to come back (default 300)',
     },
   },
-  examples: ['tare api login', 'tare api login --no-browser --base-url https://agentrouter.example.com'],
+  examples: [
+    'tare api login',
+    'tare api login --no-browser --base-url https://agentrouter.example.com',
+    'tare api login --device',
+  ],
   async run(ctx) {
     const timeoutSec = int(ctx, 'timeout', 1) ?? 300
     const noBrowser = flag(ctx, 'no-browser')
-    const done = await loopbackLogin({
-      client: ctx.anonymousClient(),
-      issuer: str(ctx, 'issuer'),
-      timeoutMs: timeoutSec * 1000,
-      onAuthorizationUrl(url) {
-        ctx.out.note('Open this URL in a browser to log in:')
-        ctx.out.note('')
-        ctx.out.note(`  ${url}`)
-        ctx.out.note('')
-        const opened = !noBrowser && openBrowser(url, ctx.env)
-        if (opened) ctx.out.note('Opening a browser… waiting for the login.')
-        else if (noBrowser)
-          ctx.out.note(
-            'Waiting for the login… If the browser is on another machine, paste here the address it ended on (http://127.0.0.1:…/callback?…) and press Enter.',
-          )
-        else ctx.out.note('Waiting for the login…')
-      },
-      pasted: noBrowser ? ctx.stdin : undefined,
-      onPasteRefused(reason) {
-        ctx.out.note(`error: that address was refused: ${reason} Still waiting for the login…`)
-      },
-    })
+    const done = flag(ctx, 'device')
+      ? await deviceLogin({
+          client: ctx.anonymousClient(),
+          issuer: str(ctx, 'issuer'),
+          timeoutMs: timeoutSec * 1000,
+          onUserCode(started) {
+            ctx.out.note(`On any device, open ${started.verification_uri} and enter the code:`)
+            ctx.out.note('')
+            ctx.out.note(`  ${started.user_code}`)
+            ctx.out.note('')
+            if (started.verification_uri_complete)
+              ctx.out.note(`(or open ${started.verification_uri_complete}, which carries the code)`)
+            ctx.out.note('Waiting for the login…')
+          },
+        })
+      : await loopbackLogin({
+          client: ctx.anonymousClient(),
+          issuer: str(ctx, 'issuer'),
+          timeoutMs: timeoutSec * 1000,
+          onAuthorizationUrl(url) {
+            ctx.out.note('Open this URL in a browser to log in:')
+            ctx.out.note('')
+            ctx.out.note(`  ${url}`)
+            ctx.out.note('')
+            const opened = !noBrowser && openBrowser(url, ctx.env)
+            if (opened) ctx.out.note('Opening a browser… waiting for the login.')
+            else if (noBrowser)
+              ctx.out.note(
+                'Waiting for the login… If the browser is on another machine, paste here the address it ended on (http://127.0.0.1:…/callback?…) and press Enter.',
+              )
+            else ctx.out.note('Waiting for the login…')
+          },
+          pasted: noBrowser ? ctx.stdin : undefined,
+          onPasteRefused(reason) {
+            ctx.out.note(`error: that address was refused: ${reason} Still waiting for the login…`)
+          },
+        })
     const path = writeSession(ctx.env.configDir, {
       base_url: ctx.baseUrl(),
       session_token: done.session_token,
