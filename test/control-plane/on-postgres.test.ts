@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../support/process.ts'
 const SUITES = [
   'test/control-plane/bad-tokens.test.ts',
   'test/control-plane/dev-idp.test.ts',
+  'test/control-plane/device-login.test.ts',
   'test/control-plane/keys.test.ts',
   'test/control-plane/login.test.ts',
   'test/control-plane/ops.test.ts',
