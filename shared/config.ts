@@ -14,22 +14,23 @@ import { KNOWN_VARIABLES, TEST_VARIABLE_PREFIX } from './variables.ts'
 
 export class ConfigError extends Error {
   /** Each problem on its own: `VARIABLE: what is wrong`. */
-  readonly problems: string[]
+  readonly problems: readonly string[]
 
-  constructor(variable: string, problem: string) {
-    super(`${variable}: ${problem}`)
+  constructor(variable: string, problem: string, problems?: readonly string[]) {
+    const list = problems ?? [`${variable}: ${problem}`]
+    super(list.join('\n'))
     this.name = 'ConfigError'
-    this.problems = [this.message]
+    this.problems = list
   }
 
   /** One error carrying every problem of `errors`, one per line of its message. */
   static of(errors: readonly ConfigError[]): ConfigError {
     if (errors.length === 1) return errors[0]!
-    const problems = errors.flatMap((e) => e.problems)
-    const combined = new ConfigError('', '')
-    combined.message = problems.join('\n')
-    ;(combined as { problems: string[] }).problems = problems
-    return combined
+    return new ConfigError(
+      '',
+      '',
+      errors.flatMap((e) => e.problems),
+    )
   }
 }
 
