@@ -41,7 +41,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_DEV_IDP_URL:
     "the development IdP's issuer URL as browsers reach it (default http://<its listen address>)",
   AGENTROUTER_LOGIN_STATE_TTL: 'how long a login may take (default 10m)',
-  AGENTROUTER_LOGIN_PENDING_MAX: 'most logins started and not finished or expired, overall; device logins count apart (default 10000)',
+  AGENTROUTER_LOGIN_PENDING_MAX:
+    'most logins started and not finished or expired, overall; device logins count apart (default 10000)',
   AGENTROUTER_LOGIN_PENDING_PER_CLIENT_MAX:
     'most such logins per client address (an IPv6 address counts by its /64) (default 100)',
   AGENTROUTER_AUTO_PROVISION: 'a first login creates a personal customer and project (default true)',
