@@ -100,6 +100,10 @@ describe('device login through the control plane (development IdP, device flow o
     await sleep(d.interval * 1000)
     assertError(await poll(cp, d.device_handle), 'invalid_argument', 'device_handle')
     assert.equal(tableCounts(cp.dataDir).device_logins, 0)
+    // Neither the handle nor the session it yielded reaches the logs.
+    const logs = cp.process.output()
+    assert.ok(!logs.includes(d.device_handle), 'no device handle in the logs')
+    assert.ok(!logs.includes(done.body.session_token), 'no session token in the logs')
   })
 
   it('a poll sooner than the interval is slow_down, and the interval grows by 5 s', async () => {
