@@ -9,8 +9,19 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { helpText } from '../shared/component.ts'
+import { HELP_FLAGS } from '../shared/config.ts'
+import { CONTROL_PLANE_VARIABLES, DATAPLANE_VARIABLES } from '../shared/variables.ts'
 
 const root = new URL('../', import.meta.url).pathname
+
+// Both components get the same environment and flags: --help lists what each reads.
+if (process.argv.slice(2).some((arg) => HELP_FLAGS.includes(arg))) {
+  process.stdout.write(
+    `npm start runs both components with one environment and the same flags.\n\n${helpText('control-plane', CONTROL_PLANE_VARIABLES)}\n${helpText('dataplane', DATAPLANE_VARIABLES)}`,
+  )
+  process.exit(0)
+}
 const children: ChildProcess[] = []
 
 /**

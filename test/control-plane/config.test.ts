@@ -215,6 +215,29 @@ describe('control plane configuration: strict', () => {
     assert.doesNotMatch(run.stdout, /listening/)
   })
 
+  it('npm start --help lists the variables of both components, and starts nothing', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'scripts/start.ts'), '--help'],
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    )
+    assert.equal(run.status, 0, run.stderr)
+    assert.match(
+      run.stdout,
+      /^ {2}AGENTROUTER_CP_LISTEN +address to listen on \(default 127\.0\.0\.1:8080\)$/m,
+    )
+    assert.match(
+      run.stdout,
+      /^ {2}AGENTROUTER_DP_LISTEN +address to listen on \(default 127\.0\.0\.1:8081\)$/m,
+    )
+    assert.doesNotMatch(run.stdout, /listening/)
+  })
+
   it('a port in use is one line naming the variable that set it, no stack trace, exit 1', async () => {
     const holder = createServer()
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
