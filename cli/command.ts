@@ -4,6 +4,7 @@
  * `UsageError` is the one failure that exits 2; a command that returns a number exits with it
  * (3: `--wait` did not see every dataplane enforce the revocation).
  */
+import type { Readable } from 'node:stream'
 import type { Client } from '../shared/client/index.ts'
 import type { CliEnv } from './env.ts'
 import type { Output } from './output.ts'
@@ -65,6 +66,8 @@ export interface CommandContext {
   /** The base URL in effect. */
   baseUrl(): string
   readStdin(): Promise<string>
+  /** Standard input itself, for commands that read it line by line while doing something else. */
+  stdin: Readable
 }
 
 /** A mistake in how the command was called: exit 2 with a message naming the problem. */

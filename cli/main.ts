@@ -90,6 +90,7 @@ export async function run(argv: readonly string[], env: CliEnv, io: Io): Promise
       anonymousClient: () => conn.anonymousClient(),
       baseUrl: () => conn.baseUrl,
       readStdin: () => readStdin(io),
+      stdin: io.stdin,
     }
     const status = await resolved.command.run(ctx)
     return typeof status === 'number' ? status : 0

@@ -30,6 +30,7 @@ import { ApiKeys } from './keys/api-keys.ts'
 import { LastUsed } from './keys/last-used.ts'
 import { createMetrics } from './metrics.ts'
 import type { DevIdp } from './oidc/dev-idp.ts'
+import { DeviceLogin } from './oidc/device-login.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { startLoginStatePurge } from './oidc/login-state-purge.ts'
 import { RevocationLog } from './revocations/log.ts'
@@ -42,6 +43,7 @@ import { TokenIssuer } from './signing/token-issuer.ts'
 import { AiKeyStore } from './store/aikeys.ts'
 import { AuditStore } from './store/audit.ts'
 import { CredentialStore } from './store/credentials.ts'
+import { DeviceLoginStore } from './store/device-logins.ts'
 import { KekStore } from './store/keks.ts'
 import { LoginStateStore } from './store/login-states.ts'
 import { openStore } from './store/open.ts'
@@ -180,9 +182,19 @@ export async function startControlPlane(
     identities,
     log,
   )
+  const deviceLogins = new DeviceLoginStore(db)
+  const deviceLogin = new DeviceLogin(
+    {
+      ttlMs: config.oidc.loginStateTtlMs,
+      pending: { max: config.oidc.loginPendingMax, perClientMax: config.oidc.loginPendingPerClientMax },
+    },
+    deviceLogins,
+    login,
+    log,
+  )
   // Expired states are not counted; purging them only keeps the table small, so a minute's lag is fine.
   const loginStatePurge = startLoginStatePurge(
-    loginStates,
+    [loginStates, deviceLogins],
     Math.min(Math.max(config.oidc.loginStateTtlMs, 1_000), 60_000),
     log,
   )
@@ -201,6 +213,7 @@ export async function startControlPlane(
     apiKeys,
     sessions,
     login,
+    deviceLogin,
     dataplanes,
     metrics,
     keks,

@@ -6,51 +6,7 @@ import * as v from '../shared/config.ts'
 import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
 
-/**
- * Every variable the control plane reads, with its meaning and default, so that packaging
- * (docker-compose.yml) and the docs can be checked against the code.
- */
-export const CONTROL_PLANE_VARIABLES = {
-  AGENTROUTER_CONFIG_FILE: 'JSON file of variable → value (environment and flags win)',
-  AGENTROUTER_DATA_DIR: 'SQLite database, root key, bootstrap-admin.key, dataplane.key (default ./data)',
-  AGENTROUTER_DATABASE_URL:
-    'postgres://… to keep all state in PostgreSQL (replicas share it; needs a configured root key); default: SQLite in the data dir',
-  AGENTROUTER_CP_LISTEN: 'address to listen on (default 127.0.0.1:8080)',
-  AGENTROUTER_PUBLIC_URL: 'how clients reach the control plane, used in URLs it hands out (default: none)',
-  AGENTROUTER_ALLOWED_ORIGINS:
-    'comma-separated origins (scheme://host[:port]) whose pages may call with the session cookie, besides its own (default: none)',
-  AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
-  AGENTROUTER_BODY_LIMIT_BYTES: 'largest request body (default 256 KiB)',
-  AGENTROUTER_TOKEN_ISSUER: `iss of the tokens it signs (default ${DEFAULT_TOKEN_ISSUER})`,
-  AGENTROUTER_TOKEN_AUDIENCE: `aud of the tokens it signs (default ${DEFAULT_TOKEN_AUDIENCE})`,
-  AGENTROUTER_SESSION_TTL: 'session lifetime (default 12h)',
-  AGENTROUTER_API_KEY_TTL: 'API key lifetime (default 365d)',
-  AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY:
-    'how long a new signing key is published before it signs (default 5m)',
-  AGENTROUTER_JWKS_MAX_AGE: 'Cache-Control max-age of the JWKS, in seconds (default 300)',
-  AGENTROUTER_ROOT_KEY: 'the root key (base64 or hex of 32 bytes); prefer AGENTROUTER_ROOT_KEY_FILE',
-  AGENTROUTER_ROOT_KEY_FILE:
-    'file holding the root key (default: generated in the data dir, development only)',
-  AGENTROUTER_OIDC_ISSUERS:
-    'JSON array of {alias, issuer, client_id, client_secret} (default: the development IdP)',
-  AGENTROUTER_OIDC_REDIRECT_URIS:
-    'comma-separated registered redirect URIs (loopback URIs are always allowed)',
-  AGENTROUTER_DEV_IDP_LISTEN: 'address of the development IdP (default 127.0.0.1:8082)',
-  AGENTROUTER_DEV_IDP_URL:
-    "the development IdP's issuer URL as browsers reach it (default http://<its listen address>)",
-  AGENTROUTER_LOGIN_STATE_TTL: 'how long a login may take (default 10m)',
-  AGENTROUTER_LOGIN_PENDING_MAX: 'most logins started and not finished or expired, overall (default 10000)',
-  AGENTROUTER_LOGIN_PENDING_PER_CLIENT_MAX:
-    'most such logins per client address (an IPv6 address counts by its /64) (default 100)',
-  AGENTROUTER_AUTO_PROVISION: 'a first login creates a personal customer and project (default true)',
-  AGENTROUTER_ADMIN_EMAILS: 'comma-separated emails whose identities are admins',
-  AGENTROUTER_STREAM_HEARTBEAT: 'revocation stream heartbeat period (default 10s)',
-  AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
-  AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
-  AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
-} as const
-
-export type ControlPlaneVariable = keyof typeof CONTROL_PLANE_VARIABLES
+export { CONTROL_PLANE_VARIABLES } from '../shared/variables.ts'
 
 /** One OIDC provider the control plane trusts for login. */
 export interface OidcIssuerConfig {
@@ -106,23 +62,43 @@ export interface ControlPlaneConfig {
   auditRetentionMs: number
 }
 
-export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlPlaneConfig {
-  const logLevel = parseLogLevel(vars.AGENTROUTER_LOG_LEVEL)
-  if (!logLevel) throw new v.ConfigError('AGENTROUTER_LOG_LEVEL', 'expected debug, info, warn or error')
-  const databaseUrl = parseDatabaseUrl(vars.AGENTROUTER_DATABASE_URL)
+/**
+ * The configuration in `input` (by default the config file, environment and flags), or a
+ * `ConfigError` listing every problem in it.
+ */
+export function loadControlPlaneConfig(input: v.Vars = v.collectVars()): ControlPlaneConfig {
+  return v.checkAll(input, parse)
+}
+
+function parse(vars: v.Vars): ControlPlaneConfig {
+  const logLevel =
+    parseLogLevel(vars.AGENTROUTER_LOG_LEVEL) ??
+    v.report(
+      vars,
+      new v.ConfigError(
+        'AGENTROUTER_LOG_LEVEL',
+        `expected debug, info, warn or error, got "${vars.AGENTROUTER_LOG_LEVEL}"`,
+      ),
+      'info',
+    )
+  const databaseUrl = v.guard(vars, () => parseDatabaseUrl(vars.AGENTROUTER_DATABASE_URL), undefined)
   // A generated development root key lives in one machine's data directory: replicas sharing a
   // database could not open each other's sealed data.
   if (databaseUrl && !vars.AGENTROUTER_ROOT_KEY && !vars.AGENTROUTER_ROOT_KEY_FILE)
-    throw new v.ConfigError(
-      'AGENTROUTER_ROOT_KEY_FILE',
-      'required with AGENTROUTER_DATABASE_URL (or AGENTROUTER_ROOT_KEY): every replica must use the same root key',
+    v.report(
+      vars,
+      new v.ConfigError(
+        'AGENTROUTER_ROOT_KEY_FILE',
+        'required with AGENTROUTER_DATABASE_URL (or AGENTROUTER_ROOT_KEY): every replica must use the same root key',
+      ),
+      undefined,
     )
   return {
     dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
     databaseUrl,
     listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
     publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
-    allowedOrigins: parseOrigins(vars),
+    allowedOrigins: v.guard(vars, () => parseOrigins(vars), []),
     logLevel,
     bodyLimitBytes: v.int(vars, 'AGENTROUTER_BODY_LIMIT_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
     tokens: {
@@ -135,7 +111,7 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     },
     rootKey: { value: vars.AGENTROUTER_ROOT_KEY, file: vars.AGENTROUTER_ROOT_KEY_FILE },
     oidc: {
-      issuers: parseIssuers(vars.AGENTROUTER_OIDC_ISSUERS),
+      issuers: v.guard(vars, () => parseIssuers(vars.AGENTROUTER_OIDC_ISSUERS), []),
       redirectUris: v.list(vars, 'AGENTROUTER_OIDC_REDIRECT_URIS'),
       devIdpListen: v.listen(vars, 'AGENTROUTER_DEV_IDP_LISTEN', '127.0.0.1:8082'),
       devIdpUrl: vars.AGENTROUTER_DEV_IDP_URL ? v.url(vars, 'AGENTROUTER_DEV_IDP_URL', '') : undefined,

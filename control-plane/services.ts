@@ -18,6 +18,7 @@ import type { Sessions } from './identity/sessions.ts'
 import type { Tenancy } from './identity/tenancy.ts'
 import type { ApiKeys } from './keys/api-keys.ts'
 import type { ControlPlaneMetrics } from './metrics.ts'
+import type { DeviceLogin } from './oidc/device-login.ts'
 import type { OidcLogin } from './oidc/login.ts'
 import type { RevocationLog } from './revocations/log.ts'
 import type { KekRotation } from './secrets/kek-rotation.ts'
@@ -40,6 +41,7 @@ export interface Services {
   apiKeys: ApiKeys
   sessions: Sessions
   login: OidcLogin
+  deviceLogin: DeviceLogin
   dataplanes: DataplaneRegistry
   metrics: ControlPlaneMetrics
   keks: KeyEncryptionKeys

@@ -13,45 +13,7 @@ import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/c
 /** The key file the control plane writes at bootstrap; used when no key variable is set. */
 export const DATAPLANE_KEY_FILE = 'dataplane.key'
 
-/** Every variable the dataplane reads, with its default and meaning (the README's table). */
-export const DATAPLANE_VARIABLES = {
-  AGENTROUTER_CONFIG_FILE: 'JSON file of variable → value (environment and flags win)',
-  AGENTROUTER_DATA_DIR: 'data directory; the snapshot and journal go in <dir>/dataplane/ (default ./data)',
-  AGENTROUTER_DP_LISTEN: 'address to listen on (default 127.0.0.1:8081)',
-  AGENTROUTER_DP_NAME: 'how the control plane names this dataplane (default <hostname>:<port>)',
-  AGENTROUTER_CONTROL_PLANE_URL:
-    'the control plane, or several comma-separated (replicas: used in turn, failing over) (default http://127.0.0.1:8080)',
-  AGENTROUTER_DATAPLANE_KEY: `this dataplane's KEY_TYPE_DATAPLANE key (default: <data dir>/${DATAPLANE_KEY_FILE})`,
-  AGENTROUTER_DATAPLANE_KEY_FILE: 'a file holding that key, when AGENTROUTER_DATAPLANE_KEY is not set',
-  AGENTROUTER_UPSTREAM_OPENAI: 'OpenAI base URL (default https://api.openai.com)',
-  AGENTROUTER_UPSTREAM_ANTHROPIC: 'Anthropic base URL (default https://api.anthropic.com)',
-  AGENTROUTER_TOKEN_ISSUER: `expected token iss (default ${DEFAULT_TOKEN_ISSUER})`,
-  AGENTROUTER_TOKEN_AUDIENCE: `expected token aud (default ${DEFAULT_TOKEN_AUDIENCE})`,
-  AGENTROUTER_DP_CLOCK_LEEWAY: 'leeway for token exp and nbf (default 30s)',
-  AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
-  AGENTROUTER_DP_MAX_STALENESS: 'fail closed after this long without a sync; 0 never (default 1h)',
-  AGENTROUTER_DP_POLL_INTERVAL: 'safety-net `since` poll of the revocation list (default 30s)',
-  AGENTROUTER_DP_STREAM_IDLE_TIMEOUT: 'reconnect when the stream is silent this long (default 35s)',
-  AGENTROUTER_DP_RECONNECT_MAX: 'longest back-off between stream reconnects (default 30s)',
-  AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
-  AGENTROUTER_DP_JWKS_MIN_INTERVAL: 'least time between two unknown-kid refetches (default 10s)',
-  AGENTROUTER_DP_PERSIST_DELAY: 'debounce of snapshot writes after a change (default 1s)',
-  AGENTROUTER_DP_TOKEN_CACHE_SIZE: 'verified tokens kept (default 10000)',
-  AGENTROUTER_DP_BYOK_CACHE_TTL: 'how long a provider key is served before re-resolving (default 5m)',
-  AGENTROUTER_DP_BYOK_CACHE_SIZE: 'provider keys kept (default 10000)',
-  AGENTROUTER_DP_BODY_LIMIT_BYTES: 'largest request body forwarded (default 32 MiB)',
-  AGENTROUTER_DP_MAX_BUFFERED_BYTES:
-    'request body bytes buffered across all in-flight requests; past it, 429 (default 256 MiB)',
-  AGENTROUTER_DP_CLIENT_HEADERS_TIMEOUT: "a client's request headers must arrive within this (default 10s)",
-  AGENTROUTER_DP_CLIENT_REQUEST_TIMEOUT: "a client's whole request must arrive within this (default 5m)",
-  AGENTROUTER_DP_CONNECT_TIMEOUT: 'upstream connect timeout (default 10s)',
-  AGENTROUTER_DP_HEADERS_TIMEOUT: 'upstream time to response headers (default 10m)',
-  AGENTROUTER_DP_IDLE_TIMEOUT: 'upstream silence allowed while streaming a body (default 5m)',
-  AGENTROUTER_DP_UPSTREAM_CONNECTIONS: 'keep-alive connections per upstream (default 256)',
-  AGENTROUTER_DP_EXTRA_PATHS:
-    'provider:prefix entries, comma-separated, forwarded beyond the inference API (e.g. openai:fine_tuning)',
-  AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT: 'timeout of each call to the control plane (default 10s)',
-} as const
+export { DATAPLANE_VARIABLES } from '../shared/variables.ts'
 
 export interface DataplaneConfig {
   dataDir: string
@@ -89,16 +51,36 @@ export interface DataplaneConfig {
   }
 }
 
-export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneConfig {
-  const logLevel = parseLogLevel(vars.AGENTROUTER_LOG_LEVEL)
-  if (!logLevel) throw new v.ConfigError('AGENTROUTER_LOG_LEVEL', 'expected debug, info, warn or error')
+/**
+ * The configuration in `input` (by default the config file, environment and flags), or a
+ * `ConfigError` listing every problem in it.
+ */
+export function loadDataplaneConfig(input: v.Vars = v.collectVars()): DataplaneConfig {
+  return v.checkAll(input, parse)
+}
+
+function parse(vars: v.Vars): DataplaneConfig {
+  const logLevel =
+    parseLogLevel(vars.AGENTROUTER_LOG_LEVEL) ??
+    v.report(
+      vars,
+      new v.ConfigError(
+        'AGENTROUTER_LOG_LEVEL',
+        `expected debug, info, warn or error, got "${vars.AGENTROUTER_LOG_LEVEL}"`,
+      ),
+      'info',
+    )
   const dataDir = resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data'))
   const name = vars.AGENTROUTER_DP_NAME
   if (name !== undefined && !/^[\w.:@-]{1,128}$/.test(name)) {
-    throw new v.ConfigError('AGENTROUTER_DP_NAME', 'expected 1–128 letters, digits or ._:@-')
+    v.report(
+      vars,
+      new v.ConfigError('AGENTROUTER_DP_NAME', 'expected 1–128 letters, digits or ._:@-'),
+      undefined,
+    )
   }
   const bodyLimitBytes = v.int(vars, 'AGENTROUTER_DP_BODY_LIMIT_BYTES', 32 * 1024 * 1024, 1024, 1024 ** 3)
-  const controlPlaneUrls = controlPlanes(vars)
+  const controlPlaneUrls = v.guard(vars, () => controlPlanes(vars), ['http://127.0.0.1:8080'])
   return {
     dataDir,
     stateDir: join(dataDir, 'dataplane'),
@@ -108,7 +90,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     controlPlane: {
       url: controlPlaneUrls[0]!,
       urls: controlPlaneUrls,
-      key: dataplaneKey(vars, dataDir),
+      key: v.guard(vars, () => dataplaneKey(vars, dataDir), ''),
       timeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT', 10_000),
     },
     upstreams: {
@@ -118,7 +100,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     tokens: {
       issuer: v.str(vars, 'AGENTROUTER_TOKEN_ISSUER', DEFAULT_TOKEN_ISSUER),
       audience: v.str(vars, 'AGENTROUTER_TOKEN_AUDIENCE', DEFAULT_TOKEN_AUDIENCE),
-      clockLeewaySec: clockLeeway(vars),
+      clockLeewaySec: v.guard(vars, () => clockLeeway(vars), 30),
       cacheSize: v.int(vars, 'AGENTROUTER_DP_TOKEN_CACHE_SIZE', 10_000, 1, 10_000_000),
     },
     sync: {
@@ -135,14 +117,18 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       ttlMs: positiveDuration(vars, 'AGENTROUTER_DP_BYOK_CACHE_TTL', 300_000),
       maxEntries: v.int(vars, 'AGENTROUTER_DP_BYOK_CACHE_SIZE', 10_000, 1, 10_000_000),
     },
-    clients: clientLimits(vars, bodyLimitBytes),
+    clients: v.guard(vars, () => clientLimits(vars, bodyLimitBytes), {
+      headersTimeoutMs: 0,
+      requestTimeoutMs: 0,
+      maxBufferedBytes: 0,
+    }),
     proxy: {
       bodyLimitBytes,
       connectTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_CONNECT_TIMEOUT', 10_000),
       headersTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_HEADERS_TIMEOUT', 600_000),
       idleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_IDLE_TIMEOUT', 300_000),
       connections: v.int(vars, 'AGENTROUTER_DP_UPSTREAM_CONNECTIONS', 256, 1, 65_536),
-      extraPaths: extraPaths(vars.AGENTROUTER_DP_EXTRA_PATHS),
+      extraPaths: v.guard(vars, () => extraPaths(vars.AGENTROUTER_DP_EXTRA_PATHS), []),
     },
   }
 }
@@ -190,7 +176,7 @@ function clientLimits(vars: v.Vars, bodyLimitBytes: number): DataplaneConfig['cl
 
 function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): number {
   const ms = v.duration(vars, name, fallbackMs)
-  if (ms <= 0) throw new v.ConfigError(name, 'must be more than zero')
+  if (ms <= 0) return v.report(vars, new v.ConfigError(name, 'must be more than zero'), fallbackMs)
   return ms
 }
 

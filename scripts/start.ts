@@ -9,18 +9,37 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { helpText } from '../shared/component.ts'
+import { HELP_FLAGS } from '../shared/config.ts'
+import { CONTROL_PLANE_VARIABLES, DATAPLANE_VARIABLES } from '../shared/variables.ts'
 
 const root = new URL('../', import.meta.url).pathname
+
+// Both components get the same environment and flags: --help lists what each reads.
+if (process.argv.slice(2).some((arg) => HELP_FLAGS.includes(arg))) {
+  process.stdout.write(
+    `npm start runs both components with one environment and the same flags.\n\n${helpText('control-plane', CONTROL_PLANE_VARIABLES)}\n${helpText('dataplane', DATAPLANE_VARIABLES)}`,
+  )
+  process.exit(0)
+}
 const children: ChildProcess[] = []
 
+/**
+ * A component failing to start has said why on stderr, in one line; an address in use there
+ * most often means an earlier `npm start` is still running, which only this launcher can say.
+ */
 function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<Record<string, unknown>> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry), ...process.argv.slice(2)], {
     cwd: process.cwd(),
     env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.push(child)
-  return new Promise((resolve, reject) => {
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const busy = /: the address is already in use$/.test(line)
+    process.stderr.write(busy ? `${line}: another instance (npm start) may be running\n` : `${line}\n`)
+  })
+  return new Promise((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       process.stdout.write(`${line}\n`)
       try {
@@ -30,10 +49,8 @@ function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<R
         // not a log record
       }
     })
-    child.once('exit', (code) => {
-      reject(new Error(`${entry} exited with code ${code}`))
-      shutdown(code ?? 1)
-    })
+    // Exiting before it is ready stops everything; the child has already said why.
+    child.once('exit', (code) => shutdown(code ?? 1))
   })
 }
 

@@ -4,6 +4,7 @@
  */
 import { ApiError, Client, type LogoutResponse } from '../../shared/client/index.ts'
 import { type CommandSpec, command } from '../command.ts'
+import { deviceLogin } from '../device-flow.ts'
 import { loopbackLogin } from '../login-flow.ts'
 import { openBrowser } from '../open-browser.ts'
 import { clientFor, flag, int, str, WAIT_OPTIONS, waitHttpTimeoutMs, waitOption } from '../options.ts'
@@ -18,6 +19,13 @@ export const login: CommandSpec = command({
     'when one is available, waits for the redirect, then stores the session token in',
     '$XDG_CONFIG_HOME/agentrouter/session.json (default ~/.config/agentrouter/session.json), mode 0600.',
     'Later commands use it when AGENTROUTER_API_KEY is not set.',
+    '',
+    'With --no-browser (a remote machine, a container): open the URL in any browser; when it ends',
+    'on an address at 127.0.0.1 that fails to load, paste that whole address here and press Enter.',
+    'The listener keeps running meanwhile: whichever comes first completes the login.',
+    '',
+    'With --device: the device authorization flow (RFC 8628) through the control plane, for',
+    'issuers that offer it: visit the address shown on any device and enter the code.',
   ].join('\n'),
   options: {
     issuer: {
@@ -25,29 +33,66 @@ export const login: CommandSpec = command({
       valueName: 'ALIAS',
       description: 'OIDC issuer alias (default: the first configured)',
     },
-    'no-browser': { type: 'boolean', description: 'Only print the URL; do not try to open a browser' },
+    'no-browser': {
+      type: 'boolean',
+      description:
+        'Print the URL, do not open a browser; also accept the address the browser ended on, pasted',
+    },
+    device: {
+      type: 'boolean',
+      description: 'Use the device flow: a code to enter on any device (issuers that offer it)',
+    },
     timeout: {
       type: 'string',
       valueName: 'SECONDS',
       description: 'How long to wait for the browser to come back (default 300)',
     },
   },
-  examples: ['tare api login', 'tare api login --no-browser --base-url https://agentrouter.example.com'],
+  examples: [
+    'tare api login',
+    'tare api login --no-browser --base-url https://agentrouter.example.com',
+    'tare api login --device',
+  ],
   async run(ctx) {
     const timeoutSec = int(ctx, 'timeout', 1) ?? 300
-    const done = await loopbackLogin({
-      client: ctx.anonymousClient(),
-      issuer: str(ctx, 'issuer'),
-      timeoutMs: timeoutSec * 1000,
-      onAuthorizationUrl(url) {
-        ctx.out.note('Open this URL in a browser to log in:')
-        ctx.out.note('')
-        ctx.out.note(`  ${url}`)
-        ctx.out.note('')
-        const opened = !flag(ctx, 'no-browser') && openBrowser(url, ctx.env)
-        ctx.out.note(opened ? 'Opening a browser… waiting for the login.' : 'Waiting for the login…')
-      },
-    })
+    const noBrowser = flag(ctx, 'no-browser')
+    const done = flag(ctx, 'device')
+      ? await deviceLogin({
+          client: ctx.anonymousClient(),
+          issuer: str(ctx, 'issuer'),
+          timeoutMs: timeoutSec * 1000,
+          onUserCode(started) {
+            ctx.out.note(`On any device, open ${started.verification_uri} and enter the code:`)
+            ctx.out.note('')
+            ctx.out.note(`  ${started.user_code}`)
+            ctx.out.note('')
+            if (started.verification_uri_complete)
+              ctx.out.note(`(or open ${started.verification_uri_complete}, which carries the code)`)
+            ctx.out.note('Waiting for the login…')
+          },
+        })
+      : await loopbackLogin({
+          client: ctx.anonymousClient(),
+          issuer: str(ctx, 'issuer'),
+          timeoutMs: timeoutSec * 1000,
+          onAuthorizationUrl(url) {
+            ctx.out.note('Open this URL in a browser to log in:')
+            ctx.out.note('')
+            ctx.out.note(`  ${url}`)
+            ctx.out.note('')
+            const opened = !noBrowser && openBrowser(url, ctx.env)
+            if (opened) ctx.out.note('Opening a browser… waiting for the login.')
+            else if (noBrowser)
+              ctx.out.note(
+                'Waiting for the login… If the browser is on another machine, paste here the address it ended on (http://127.0.0.1:…/callback?…) and press Enter.',
+              )
+            else ctx.out.note('Waiting for the login…')
+          },
+          pasted: noBrowser ? ctx.stdin : undefined,
+          onPasteRefused(reason) {
+            ctx.out.note(`error: that address was refused: ${reason} Still waiting for the login…`)
+          },
+        })
     const path = writeSession(ctx.env.configDir, {
       base_url: ctx.baseUrl(),
       session_token: done.session_token,

@@ -5,7 +5,8 @@
  * way. Never for production: it accepts every password.
  *
  * The login is taken as the subject and, when it looks like an email, as the email. Consent is
- * granted automatically: the control plane is this provider's only, first-party client.
+ * granted automatically: the control plane is this provider's only, first-party client. The
+ * device authorization flow (RFC 8628) is on, so `tare api login --device` works out of the box.
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
@@ -55,7 +56,7 @@ export async function startDevIdp(
         client_secret: clientSecret,
         application_type: 'native',
         redirect_uris: [...LOOPBACK_REDIRECTS, ...extraRedirectUris],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
       },
@@ -63,7 +64,7 @@ export async function startDevIdp(
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'dev-idp' }] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: true } },
     // Put the email and name into the ID token itself, as most hosted providers do.
     conformIdTokenClaims: false,
     pkce: { required: () => true },

@@ -1,11 +1,15 @@
 /**
- * @module Deletes expired login states on a timer, off the request path, in batches of a bounded
+ * @module Deletes expired login states (and pending device logins) on a timer, off the request path, in batches of a bounded
  * size with the event loop free between them, so a purge after a flood never holds the database
  * (or delays a request) for long.
  */
 import type { Logger } from '../../shared/logger.ts'
 import { nowMicros } from '../../shared/time.ts'
-import type { LoginStateStore } from '../store/login-states.ts'
+
+/** A table of pending logins whose expired rows can be deleted in batches. */
+export interface ExpiringStore {
+  purgeExpired(now: number, limit: number): Promise<number>
+}
 
 export const PURGE_BATCH = 500
 
@@ -14,7 +18,7 @@ export interface Purger {
 }
 
 /** Purges every `periodMs`; the timer does not keep the process alive. */
-export function startLoginStatePurge(store: LoginStateStore, periodMs: number, log: Logger): Purger {
+export function startLoginStatePurge(stores: ExpiringStore[], periodMs: number, log: Logger): Purger {
   let stopped = false
   let running = false
   const purge = async () => {
@@ -22,12 +26,14 @@ export function startLoginStatePurge(store: LoginStateStore, periodMs: number, l
     running = true
     try {
       let deleted = 0
-      for (;;) {
-        if (stopped) return
-        const n = await store.purgeExpired(nowMicros(), PURGE_BATCH)
-        deleted += n
-        if (n < PURGE_BATCH) break
-        await new Promise((resolve) => setImmediate(resolve))
+      for (const store of stores) {
+        for (;;) {
+          if (stopped) return
+          const n = await store.purgeExpired(nowMicros(), PURGE_BATCH)
+          deleted += n
+          if (n < PURGE_BATCH) break
+          await new Promise((resolve) => setImmediate(resolve))
+        }
       }
       if (deleted > 0) log.debug('expired login states purged', { deleted })
     } catch (err) {

@@ -58,11 +58,9 @@ export class OidcLogin {
   }
 
   async start(request: LoginStart): Promise<{ authorizationUrl: string; state: string }> {
-    const alias = request.issuer || this.#defaultAlias
-    const issuer = this.#issuers.get(alias)
-    if (!issuer) throw invalidArgument('issuer', `unknown issuer alias "${alias}"`)
+    const alias = this.#alias(request.issuer)
     checkRedirectUri(request.redirectUri, this.options.redirectUris)
-    const config = await this.#configuration(issuer)
+    const { config } = await this.issuer(alias)
     const state = randomBytes(24).toString('base64url')
     const nonce = randomBytes(24).toString('base64url')
     const now = nowMicros()
@@ -113,23 +111,14 @@ export class OidcLogin {
     if (config.serverMetadata().authorization_response_iss_parameter_supported) {
       callbackUrl.searchParams.set('iss', config.serverMetadata().issuer)
     }
-    let profile: Record<string, unknown>
-    let subject: string
+    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers
     try {
-      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+      tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
         pkceCodeVerifier: request.codeVerifier,
         expectedState: request.state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
       })
-      const claims = tokens.claims()
-      if (!claims?.sub) throw new Error('no subject in the ID token')
-      subject = claims.sub
-      // Providers that keep profile claims out of the ID token serve them at userinfo.
-      profile =
-        typeof claims.email === 'string'
-          ? claims
-          : await oidc.fetchUserInfo(config, tokens.access_token, subject).catch(() => claims)
     } catch (err) {
       this.log.warn('OIDC code redemption refused', { issuer: issuer.alias, error: describe(err) })
       // The token endpoint's `invalid_grant` is about the code the caller relayed: bad input.
@@ -141,6 +130,38 @@ export class OidcLogin {
       }
       throw new ApiError('unauthenticated', 'the identity provider refused the login')
     }
+    return this.identityFrom(issuer.alias, config, tokens)
+  }
+
+  /** The issuer `alias` names (default: the first), and its discovered configuration. */
+  async issuer(alias: string | undefined): Promise<{ alias: string; config: oidc.Configuration }> {
+    const name = this.#alias(alias)
+    return { alias: name, config: await this.#configuration(this.#issuers.get(name)!) }
+  }
+
+  #alias(requested: string | undefined): string {
+    const alias = requested || this.#defaultAlias
+    if (!this.#issuers.has(alias)) throw invalidArgument('issuer', `unknown issuer alias "${alias}"`)
+    return alias
+  }
+
+  /** Finds or provisions the identity an ID token (and, when it lacks them, userinfo) describes. */
+  async identityFrom(
+    alias: string,
+    config: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+  ): Promise<{ identity: IdentityRow; created: boolean }> {
+    const claims = tokens.claims()
+    if (!claims?.sub) {
+      this.log.warn('OIDC login refused: no subject in the ID token', { issuer: alias })
+      throw new ApiError('unauthenticated', 'the identity provider refused the login')
+    }
+    const subject = claims.sub
+    // Providers that keep profile claims out of the ID token serve them at userinfo.
+    const profile: Record<string, unknown> =
+      typeof claims.email === 'string'
+        ? claims
+        : await oidc.fetchUserInfo(config, tokens.access_token, subject).catch(() => claims)
     // The IdP's profile is not refused (the person could not log in at all) but made text: a
     // display name loses its control characters; an email with any is no email, since stripping
     // could turn it into an address on the admin list.
@@ -174,7 +195,7 @@ export class OidcLogin {
 }
 
 /** The `resource_exhausted` refusal; `retry_after_seconds` becomes the `Retry-After` header. */
-function tooManyPending(scope: 'client' | 'global', untilFreeUs: number): ApiError {
+export function tooManyPending(scope: 'client' | 'global', untilFreeUs: number): ApiError {
   const retryAfterSeconds = Math.max(1, Math.ceil(untilFreeUs / 1e6))
   const description =
     scope === 'client'
@@ -185,7 +206,7 @@ function tooManyPending(scope: 'client' | 'global', untilFreeUs: number): ApiErr
   ])
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   const e = err as { code?: string; error?: string; message?: string }
   return [e.code, e.error, e.message].filter(Boolean).join(': ')
 }

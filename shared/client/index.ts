@@ -118,6 +118,14 @@ class MeService {
     return this.t.request('POST', '/v1/auth/callback', { body: wire(req) })
   }
 
+  deviceLogin(req: { issuer?: string | undefined } = {}): Promise<ResponseOf<'deviceLogin'>> {
+    return this.t.request('POST', '/v1/auth/device', { body: wire(req) })
+  }
+
+  devicePoll(deviceHandle: string): Promise<ResponseOf<'devicePoll'>> {
+    return this.t.request('POST', '/v1/auth/device/poll', { body: { device_handle: deviceHandle } })
+  }
+
   logout(options?: WaitOptions): Promise<ResponseOf<'logout'>> {
     return this.t.request('POST', '/v1/auth/logout', { body: {}, query: waitQuery(options) })
   }

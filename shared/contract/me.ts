@@ -61,6 +61,31 @@ export const CallbackResponse = z.object({
   identity: Identity,
 })
 
+export const DeviceLoginRequest = z.strictObject({
+  issuer: PlainText.max(128).optional().describe('Issuer alias; empty selects the default issuer'),
+})
+export const DeviceLoginResponse = z.object({
+  device_handle: z.string().describe('Unguessable and single-use: pass it to the poll, show it to nobody'),
+  user_code: z.string(),
+  verification_uri: z.string(),
+  verification_uri_complete: z.string().optional(),
+  interval: z.number().int().describe('Seconds to wait between polls'),
+  expires_in: z.number().int().describe('Seconds until the device login expires'),
+})
+
+export const DevicePollRequest = z.strictObject({
+  device_handle: z.string().min(1).max(256),
+})
+export const DevicePollResponse = z.object({
+  status: z
+    .enum(['authorization_pending', 'slow_down', 'complete'])
+    .describe('slow_down: polled sooner than the interval; the interval has grown'),
+  interval: z.number().int().optional().describe('Seconds to wait before the next poll, until complete'),
+  session_token: z.string().optional().describe('When complete'),
+  expires_at: Timestamp.optional(),
+  identity: Identity.optional(),
+})
+
 export const LogoutResponse = z.object({ enforcement: Enforcement.optional() })
 
 export const GetMeResponse = z.object({ identity: Identity })

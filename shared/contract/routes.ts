@@ -72,6 +72,27 @@ export const routes = {
     body: me.CallbackRequest,
     response: me.CallbackResponse,
   },
+  deviceLogin: {
+    method: 'POST',
+    path: '/v1/auth/device',
+    persona: 'public',
+    service: 'Me',
+    summary:
+      'Start a device login (RFC 8628) where the issuer offers one: a user code to enter elsewhere, and a handle to poll with',
+    body: me.DeviceLoginRequest,
+    response: me.DeviceLoginResponse,
+    cli: 'tare api login --device',
+  },
+  devicePoll: {
+    method: 'POST',
+    path: '/v1/auth/device/poll',
+    persona: 'public',
+    service: 'Me',
+    summary:
+      'Poll a device login: pending, slow_down, or complete with a session token (and the session cookie), once',
+    body: me.DevicePollRequest,
+    response: me.DevicePollResponse,
+  },
   logout: {
     method: 'POST',
     path: '/v1/auth/logout',

@@ -19,6 +19,7 @@ const SUITES = [
   'test/control-plane/audit.test.ts',
   'test/control-plane/bad-tokens.test.ts',
   'test/control-plane/dev-idp.test.ts',
+  'test/control-plane/device-login.test.ts',
   'test/control-plane/keys.test.ts',
   'test/control-plane/login.test.ts',
   'test/control-plane/ops.test.ts',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { DATAPLANE_VARIABLES, loadDataplaneConfig } from '../../dataplane/config.ts'
@@ -203,5 +204,89 @@ describe('dataplane configuration', () => {
     })
     assert.equal(run.status, 2)
     assert.match(run.stderr, /AGENTROUTER_DATAPLANE_KEY|AGENTROUTER_DP_LISTEN/)
+  })
+})
+
+function runDataplane(env: Record<string, string>, args: string[] = []) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'dataplane/main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      AGENTROUTER_DATA_DIR: tempDir(),
+      AGENTROUTER_DP_LISTEN: '127.0.0.1:0',
+      AGENTROUTER_DATAPLANE_KEY: KEY,
+      // Nothing listens there: the dataplane starts from its (empty) snapshot and keeps retrying.
+      AGENTROUTER_CONTROL_PLANE_URL: 'http://127.0.0.1:9',
+      ...env,
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+}
+
+const ownLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('agentrouter '))
+
+describe('dataplane configuration: strict', () => {
+  it('refuses a duration without a unit, naming the variable and showing it with one', () => {
+    const run = runDataplane({ AGENTROUTER_DP_POLL_INTERVAL: '30' })
+    assert.equal(run.status, 2, run.stderr)
+    assert.match(run.stderr, /AGENTROUTER_DP_POLL_INTERVAL: "30" has no unit: write it with one, e\.g\. 30s/)
+    assert.equal(
+      loadDataplaneConfig({ AGENTROUTER_DATAPLANE_KEY: KEY, AGENTROUTER_DP_MAX_STALENESS: '0' }).sync
+        .maxStalenessMs,
+      0,
+    )
+  })
+
+  it('refuses unknown variables and flags with the closest names, every mistake at once', () => {
+    const run = runDataplane({ AGENTROUTER_DP_LISEN: '127.0.0.1:0', AGENTROUTER_DP_CLOCK_LEEWAY: '10m' }, [
+      '--upstream-opena=https://api.openai.com',
+    ])
+    assert.equal(run.status, 2, run.stderr)
+    assert.deepEqual(ownLines(run.stderr), ['agentrouter dataplane: bad configuration (3 problems):'])
+    assert.match(
+      run.stderr,
+      /^ {2}AGENTROUTER_DP_LISEN: unknown variable: did you mean AGENTROUTER_DP_LISTEN\?$/m,
+    )
+    assert.match(run.stderr, /^ {2}--upstream-opena: unknown flag: did you mean --upstream-openai\?$/m)
+    assert.match(run.stderr, /^ {2}AGENTROUTER_DP_CLOCK_LEEWAY: must be at most 5m$/m)
+  })
+
+  it("accepts the control plane's variables and the test suite's (one environment for both)", () => {
+    const config = loadDataplaneConfig({
+      AGENTROUTER_DATAPLANE_KEY: KEY,
+      AGENTROUTER_CP_LISTEN: '127.0.0.1:0',
+      AGENTROUTER_SESSION_TTL: '12h',
+      AGENTROUTER_OIDC_ISSUERS: '[]',
+      AGENTROUTER_TEST_ENGINE: 'postgres',
+    })
+    assert.equal(config.listen.port, 8081)
+  })
+
+  it('--help prints every variable with its default, and exits 0', () => {
+    const run = runDataplane({}, ['--help'])
+    assert.equal(run.status, 0, run.stderr)
+    for (const name of Object.keys(DATAPLANE_VARIABLES))
+      assert.match(run.stdout, new RegExp(`^ {2}${name} +\\S`, 'm'), name)
+    assert.match(
+      run.stdout,
+      /^ {2}AGENTROUTER_DP_LISTEN +address to listen on \(default 127\.0\.0\.1:8081\)$/m,
+    )
+  })
+
+  it('a port in use is one line naming AGENTROUTER_DP_LISTEN, no stack trace', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as AddressInfo
+    try {
+      const run = runDataplane({ AGENTROUTER_DP_LISTEN: `127.0.0.1:${port}` })
+      assert.equal(run.status, 1, run.stderr)
+      assert.deepEqual(ownLines(run.stderr), [
+        `agentrouter dataplane: cannot listen on 127.0.0.1:${port} (AGENTROUTER_DP_LISTEN): the address is already in use`,
+      ])
+      assert.doesNotMatch(run.stderr, /^\s+at /m)
+    } finally {
+      holder.close()
+    }
   })
 })

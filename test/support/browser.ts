@@ -85,6 +85,44 @@ export class Browser {
     throw new Error(`too many hops: ${visited.join(' -> ')}`)
   }
 
+  /**
+   * Approves a device login (RFC 8628) the way a person would: opens `verificationUrl` (the
+   * `verification_uri_complete`, or the bare URI with `userCode` typed into its form), confirms
+   * the code, signs in as `login`, and answers the page the IdP ends on.
+   */
+  async approveDevice(verificationUrl: string, login: string, userCode?: string): Promise<string> {
+    let url = verificationUrl
+    let form: Record<string, string> | undefined
+    let method = 'GET'
+    const visited: string[] = []
+    for (let hop = 0; hop < 20; hop++) {
+      visited.push(`${method} ${url}`)
+      const response = await this.request(url, { method, ...(form ? { form } : {}) })
+      form = undefined
+      method = 'GET'
+      const location = response.headers.get('location')
+      if (response.status >= 300 && response.status < 400 && location) {
+        await response.body?.cancel()
+        url = new URL(location, url).href
+        continue
+      }
+      const html = await response.text()
+      if (response.status !== 200)
+        throw new Error(`IdP answered ${response.status} at ${url}: ${html.slice(0, 300)}`)
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]
+      if (!action) return html
+      const fields: Record<string, string> = {}
+      for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g))
+        fields[m[1]!] = m[2]!
+      if (/name="login"/.test(html)) Object.assign(fields, { login, password: 'any' })
+      if (/name="user_code"/.test(html) && !fields.user_code && userCode) fields.user_code = userCode
+      url = new URL(action.replaceAll('&amp;', '&'), url).href
+      form = fields
+      method = 'POST'
+    }
+    throw new Error(`too many hops: ${visited.join(' -> ')}`)
+  }
+
   #store(host: string, line: string): void {
     const [pair] = line.split(';')
     const eq = pair!.indexOf('=')

@@ -44,7 +44,8 @@ export interface RunningTare {
   done: Promise<TareResult>
 }
 
-export function startTare(args: string[], env: TareEnv = {}, stdin?: string): RunningTare {
+/** `stdin`: written and ended; `{ open: true }`: left open for the test to write to `child.stdin`. */
+export function startTare(args: string[], env: TareEnv = {}, stdin?: string | { open: true }): RunningTare {
   const child = spawn(process.execPath, [TARE_BIN, ...args], {
     cwd: REPO_ROOT,
     env: environment(env),
@@ -64,7 +65,7 @@ export function startTare(args: string[], env: TareEnv = {}, stdin?: string): Ru
     stderr += c.toString()
     changed()
   })
-  child.stdin!.end(stdin ?? '')
+  if (typeof stdin !== 'object') child.stdin!.end(stdin ?? '')
   const done = new Promise<TareResult>((resolve) =>
     child.once('close', (code) => resolve({ code, stdout, stderr })),
   )

@@ -34,4 +34,34 @@ export function loginRoutes(router: Router, s: Services): void {
       identity: await s.tenancy.view(identity),
     }
   })
+
+  router.on('deviceLogin', async ({ body, c }) => {
+    const started = await s.deviceLogin.start({
+      issuer: body.issuer,
+      client: clientScope(getConnInfo(c).remote.address),
+    })
+    return {
+      device_handle: started.deviceHandle,
+      user_code: started.userCode,
+      verification_uri: started.verificationUri,
+      ...(started.verificationUriComplete
+        ? { verification_uri_complete: started.verificationUriComplete }
+        : {}),
+      interval: started.intervalSeconds,
+      expires_in: started.expiresInSeconds,
+    }
+  })
+
+  router.on('devicePoll', async ({ body, c }) => {
+    const polled = await s.deviceLogin.poll(body.device_handle)
+    if (polled.status !== 'complete') return { status: polled.status, interval: polled.intervalSeconds }
+    const session = await s.sessions.open(polled.identity)
+    setSessionCookie(c, session.token, session.expiresAt)
+    return {
+      status: polled.status,
+      session_token: session.token,
+      expires_at: formatMicros(session.expiresAt),
+      identity: await s.tenancy.view(polled.identity),
+    }
+  })
 }

@@ -1,0 +1,17 @@
+-- PostgreSQL: the same as ../sqlite/010_device_logins.sql.
+-- Pending device logins (RFC 8628): the control plane polls the identity provider on the caller's
+-- behalf, so replicas stay stateless. A row is keyed by the SHA-256 of the handle handed to the
+-- caller (the handle itself is never stored); next_poll_at throttles polling (slow_down); the
+-- rows are capped per client address and overall like login_states, and purged by expiry.
+CREATE TABLE device_logins (
+  handle_hash TEXT PRIMARY KEY,
+  issuer_alias TEXT NOT NULL,
+  device_code TEXT NOT NULL,
+  interval_ms BIGINT NOT NULL,
+  next_poll_at BIGINT NOT NULL,
+  client TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX device_logins_expires_at ON device_logins (expires_at);
+CREATE INDEX device_logins_client_expires_at ON device_logins (client, expires_at);
