@@ -29,6 +29,7 @@ import type { DevIdp } from './oidc/dev-idp.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { startLoginStatePurge } from './oidc/login-state-purge.ts'
 import { RevocationLog } from './revocations/log.ts'
+import { startRevocationPurge } from './revocations/purge.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
 import { KeyEncryptionKeys } from './secrets/keks.ts'
 import { Secrets } from './secrets/secrets.ts'
@@ -166,6 +167,7 @@ export async function startControlPlane(
     Math.min(Math.max(config.oidc.loginStateTtlMs, 1_000), 60_000),
     log,
   )
+  const revocationPurge = startRevocationPurge(revocations, config.revocationPurge, log)
 
   const services: Services = {
     config,
@@ -236,6 +238,7 @@ export async function startControlPlane(
     async close() {
       stream.close()
       loginStatePurge.stop()
+      revocationPurge.stop()
       keyRing.close()
       await new Promise<void>((resolve) => {
         server.closeAllConnections?.()

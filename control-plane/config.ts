@@ -48,6 +48,9 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
   AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
   AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
+  AGENTROUTER_REVOCATION_PURGE_INTERVAL: 'how often expired revocations are purged from the log (default 10m)',
+  AGENTROUTER_REVOCATION_PURGE_LEEWAY:
+    "how long past its credential's expiry a revocation is kept; at least every dataplane's AGENTROUTER_DP_CLOCK_LEEWAY (default 5m)",
 } as const
 
 export type ControlPlaneVariable = keyof typeof CONTROL_PLANE_VARIABLES
@@ -102,6 +105,7 @@ export interface ControlPlaneConfig {
   }
   enforceTimeoutMs: number
   secrets: { rotationGraceMs: number }
+  revocationPurge: { intervalMs: number; leewayMs: number }
 }
 
 export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlPlaneConfig {
@@ -149,7 +153,18 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     },
     enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
     secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
+    revocationPurge: {
+      intervalMs: positive(vars, 'AGENTROUTER_REVOCATION_PURGE_INTERVAL', 10 * 60_000),
+      leewayMs: v.duration(vars, 'AGENTROUTER_REVOCATION_PURGE_LEEWAY', 5 * 60_000),
+    },
   }
+}
+
+/** A timer's period: more than 0 and at most a day (Node's timers stop at about 24.8 days). */
+function positive(vars: v.Vars, name: string, fallback: number): number {
+  const ms = v.duration(vars, name, fallback)
+  if (ms <= 0 || ms > 86_400_000) throw new v.ConfigError(name, 'must be longer than 0 and at most 24h')
+  return ms
 }
 
 /** `AGENTROUTER_DATABASE_URL`: a `postgres://` or `postgresql://` URL, or nothing (SQLite). */

@@ -14,17 +14,21 @@ export function tokenRoutes(router: Router, s: Services): void {
   router.on('getRevocationList', async ({ query }) => {
     const since = parseCursor(query.since)
     const rows = await s.revocations.after(since, query.limit ?? Number.MAX_SAFE_INTEGER)
+    const totalCount = await s.revocations.countAfter(since)
+    // Checked after the reads: the horizon only advances, so if `since` is at or past it now, no
+    // purge (however concurrent) removed anything after `since` that the reads could have missed.
+    await s.revocations.requireComplete(since)
     const last = rows.at(-1)
     return {
       revocations: rows.map(toWire),
       // The high-water mark of what was returned: the next `since` neither skips nor repeats.
       snapshot_at: formatMicros(last ? last.revoked_at : since),
-      total_count: await s.revocations.countAfter(since),
+      total_count: totalCount,
     }
   })
 
-  router.on('getRevocationSnapshot', () => {
-    const read = s.revocations.snapshot()
+  router.on('getRevocationSnapshot', async () => {
+    const read = await s.revocations.snapshot()
     const body = Readable.toWeb(snapshotStream(read)) as ReadableStream<Uint8Array>
     return new Response(body, {
       headers: {
