@@ -31,6 +31,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_LOG_LEVEL: 'debug, info, warn or error (default info)',
   AGENTROUTER_DP_MAX_STALENESS: 'fail closed after this long without a sync; 0 never (default 1h)',
   AGENTROUTER_DP_POLL_INTERVAL: 'safety-net `since` poll of the revocation list (default 30s)',
+  AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL:
+    'how often revocations whose credential expired (plus the clock leeway) leave the set (default 10m)',
   AGENTROUTER_DP_STREAM_IDLE_TIMEOUT: 'reconnect when the stream is silent this long (default 35s)',
   AGENTROUTER_DP_RECONNECT_MAX: 'longest back-off between stream reconnects (default 30s)',
   AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
@@ -69,6 +71,7 @@ export interface DataplaneConfig {
     /** 0: never fail closed. */
     maxStalenessMs: number
     pollIntervalMs: number
+    pruneIntervalMs: number
     streamIdleTimeoutMs: number
     reconnectMaxMs: number
     jwksRefreshMs: number
@@ -124,6 +127,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     sync: {
       maxStalenessMs: v.duration(vars, 'AGENTROUTER_DP_MAX_STALENESS', 3_600_000),
       pollIntervalMs: positiveDuration(vars, 'AGENTROUTER_DP_POLL_INTERVAL', 30_000),
+      pruneIntervalMs: positiveDuration(vars, 'AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL', 600_000),
       streamIdleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_STREAM_IDLE_TIMEOUT', 35_000),
       reconnectMaxMs: positiveDuration(vars, 'AGENTROUTER_DP_RECONNECT_MAX', 30_000),
       // The control plane's JWKS max-age is 5 minutes by default: refresh before it lapses.
