@@ -48,7 +48,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
   AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
   AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
-  AGENTROUTER_REVOCATION_PURGE_INTERVAL: 'how often expired revocations are purged from the log (default 10m)',
+  AGENTROUTER_REVOCATION_PURGE_INTERVAL:
+    'how often expired revocations are purged from the log (default 10m)',
   AGENTROUTER_REVOCATION_PURGE_LEEWAY:
     "how long past its credential's expiry a revocation is kept; at least every dataplane's AGENTROUTER_DP_CLOCK_LEEWAY (default 5m)",
 } as const

@@ -60,7 +60,12 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   readonly #clock: () => number
 
   /** `clock` (microseconds) is injectable so tests can put many revocations on one tick. */
-  private constructor(store: RevocationStore, clock: () => number, head: number, live: Iterable<[string, number]>) {
+  private constructor(
+    store: RevocationStore,
+    clock: () => number,
+    head: number,
+    live: Iterable<[string, number]>,
+  ) {
     super()
     this.setMaxListeners(0)
     this.#store = store

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import type { PoolClient } from 'pg'
 import type { RevocationKind } from '../../shared/contract/tokens.ts'
 import type { Db } from './db.ts'
-import { PostgresSql } from './postgres.ts'
+import type { PostgresSql } from './postgres.ts'
 import { databaseUnavailable } from './sql.ts'
 import { SqliteSql } from './sqlite.ts'
 

@@ -115,7 +115,8 @@ const unitsToSec = (units: number): number => (units === NEVER ? Number.POSITIVE
 export const hourToUnits = (hour: number): number => (hour >= 0x0fffffff ? NEVER : hour * (3600 / UNIT_SEC))
 
 /** The meta word of an entry from a snapshot file of format 2: `tag << 28 | hour`. */
-export const metaFromV2 = (m: number): number => (((m >>> 28) << TAG_SHIFT) | hourToUnits(m & 0x0fffffff)) >>> 0
+export const metaFromV2 = (m: number): number =>
+  (((m >>> 28) << TAG_SHIFT) | hourToUnits(m & 0x0fffffff)) >>> 0
 
 export type RevocationListener = (jti: string) => void
 

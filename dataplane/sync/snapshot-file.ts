@@ -94,7 +94,9 @@ export class SnapshotFile {
       const end = at + count * ENTRY_BYTES
       if (end > file.length) fail('truncated (a block)')
       const block = file.subarray(at, end)
-      if (hours) for (let m = 16; m < block.length; m += ENTRY_BYTES) block.writeUInt32LE(metaFromV2(block.readUInt32LE(m)), m)
+      if (hours)
+        for (let m = 16; m < block.length; m += ENTRY_BYTES)
+          block.writeUInt32LE(metaFromV2(block.readUInt32LE(m)), m)
       into.importBlock(block)
       entries += count
       at = end

@@ -65,7 +65,11 @@ function upgrade(cp: TestControlPlane, since: string): Promise<{ status: number;
   })
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()
@@ -106,7 +110,12 @@ describe('expired revocations are purged from the log and the dataplanes', () =>
     revokedSecret = revoked.secret
     await alice.client.me.revokeKey(revoked.key.id)
     const dp = (url: string) =>
-      startDataplane({ controlPlaneUrl: url, dataplaneKey: cp.dataplaneKey, upstream: upstream.url, env: DP_ENV })
+      startDataplane({
+        controlPlaneUrl: url,
+        dataplaneKey: cp.dataplaneKey,
+        upstream: upstream.url,
+        env: DP_ENV,
+      })
     ;[live, cutOff] = await Promise.all([dp(cp.url), dp(proxy.url)])
     cutCursor = (await listRaw(cp)).body.revocations.at(-1)!.revoked_at
     await cutOff.waitFor((r) => r.cursor === cutCursor && r.stream_connected)
@@ -199,10 +208,7 @@ describe('expired revocations are purged from the log and the dataplanes', () =>
     assert.equal(revoked.enforcement?.status, 'enforced')
     assert.equal((await chat(cutOff.url, secret)).status, 401)
     const page = await listRaw(cp, horizon)
-    assert.deepEqual(
-      [page.body.revocations.map((x) => x.jti), page.body.total_count],
-      [[key.id], 1],
-    )
+    assert.deepEqual([page.body.revocations.map((x) => x.jti), page.body.total_count], [[key.id], 1])
     const all = await listRaw(cp)
     assert.equal(all.body.total_count, all.body.revocations.length)
     assert.equal(all.body.total_count, 2)
