@@ -148,11 +148,17 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   async purgeExpired(before: number, limit: number): Promise<{ purged: number; horizon: number }> {
     const { jtis, horizon } = await this.#store.purgeExpired(before, limit)
     for (const jti of jtis) this.#revoked.delete(jti)
-    // Another replica may have purged (and so not returned) entries this one holds.
-    for (const [jti, expiresAt] of this.#revoked) if (expiresAt < before) this.#revoked.delete(jti)
     // The head never moves back: a reader at the head stays at or past the horizon.
     this.#head = Math.max(this.#head, horizon)
     return { purged: jtis.length, horizon }
+  }
+
+  /**
+   * Forgets the JTIs this process refuses whose credential expired before `before`: those another
+   * replica purged (its purge returns them, not ours). Once per purge run: a scan of the set.
+   */
+  forgetExpired(before: number): void {
+    for (const [jti, expiresAt] of this.#revoked) if (expiresAt < before) this.#revoked.delete(jti)
   }
 
   /** Entries after `since` (exclusive), oldest first, at most `limit`. */

@@ -33,15 +33,17 @@ export function startRevocationPurge(
   const purge = async (): Promise<number> => {
     let deleted = 0
     let horizon = 0
+    const before = nowMicros() - options.leewayMs * 1000
     try {
       for (;;) {
         if (stopped) break
-        const step = await log.purgeExpired(nowMicros() - options.leewayMs * 1000, REVOCATION_PURGE_BATCH)
+        const step = await log.purgeExpired(before, REVOCATION_PURGE_BATCH)
         deleted += step.purged
         horizon = step.horizon
         if (step.purged < REVOCATION_PURGE_BATCH) break
         await new Promise((resolve) => setImmediate(resolve))
       }
+      log.forgetExpired(before)
       if (deleted > 0) logger.info('expired revocations purged', { deleted, horizon: formatMicros(horizon) })
     } catch (err) {
       logger.error('purging expired revocations failed', { err })
