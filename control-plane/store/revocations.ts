@@ -25,7 +25,7 @@ export interface RevocationSnapshotRead {
   head: number
   count: number
   /**
-   * `[jtis, expiresAt]` (microseconds), index for index. Consume it, or call `return()`: it holds
+   * `[jtis, expiresAt]` (microseconds), index for index. Consume it, or call `close()`: it holds
    * a read transaction on its own connection until it finishes.
    */
   batches: AsyncGenerator<[string[], number[]], void, undefined>
@@ -41,6 +41,11 @@ export interface PurgedRows {
 }
 
 const HORIZON = 'SELECT horizon FROM revocation_purge WHERE id = 1'
+/**
+ * Snapshot reads at once on PostgreSQL, each holding a pooled connection while it streams: a
+ * fleet starting together waits its turn rather than take every connection from the writers.
+ */
+const POSTGRES_SNAPSHOT_READERS = 3
 /** Rows per batch of the snapshot read. */
 const SNAPSHOT_BATCH = 5_000
 /** Joins the JTIs of a batch: a JTI holding it (none are issued) sends its batch the slow way. */
@@ -48,6 +53,8 @@ const SEPARATOR = ' '
 
 export class RevocationStore {
   readonly #nextCursor: string
+  #snapshotReaders = 0
+  readonly #snapshotQueue: Array<() => void> = []
   /** The newest entry's cursor, or the horizon when that is newer; and the entry count. */
   readonly #headAndCount: string
 
@@ -218,10 +225,20 @@ export class RevocationStore {
 
   /** Batches by cursor (the primary order), each one statement aggregating its rows into two arrays. */
   async #postgresSnapshot(db: PostgresSql): Promise<RevocationSnapshotRead> {
+    if (this.#snapshotReaders >= POSTGRES_SNAPSHOT_READERS)
+      await new Promise<void>((resolve) => this.#snapshotQueue.push(resolve))
+    else this.#snapshotReaders++
+    // A slot is handed straight to the next waiter, or given back.
+    const leave = () => {
+      const next = this.#snapshotQueue.shift()
+      if (next) next()
+      else this.#snapshotReaders--
+    }
     let client: PoolClient
     try {
       client = await db.pool.connect()
     } catch (err) {
+      leave()
       throw databaseUnavailable(err)
     }
     let broken: Error | undefined
@@ -233,6 +250,7 @@ export class RevocationStore {
         broken = err
       })
       client.release(broken)
+      leave()
     }
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
@@ -260,6 +278,7 @@ export class RevocationStore {
     } catch (err) {
       released = true
       client.release(err as Error)
+      leave()
       throw err
     }
   }

@@ -149,5 +149,24 @@ for (const engine of ENGINES) {
       await read.close()
       assert.ok(await store.find('key_late'))
     })
+
+    it('holds at most three snapshot reads open at once on PostgreSQL; the next waits for a slot', {
+      skip: engine.name === 'sqlite' ? 'a SQLite snapshot opens its own read-only handle' : false,
+    }, async () => {
+      const reads = await Promise.all([store.snapshot(), store.snapshot(), store.snapshot()])
+      let fourthOpen = false
+      const fourth = store.snapshot().then((r) => {
+        fourthOpen = true
+        return r
+      })
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(fourthOpen, false, 'the fourth waits while three are open')
+      // Writes still get connections meanwhile.
+      await append('key_during_reads', LIVE)
+      await reads[0]!.close()
+      const opened = await fourth
+      assert.equal(opened.count, reads[1]!.count + 1)
+      for (const r of [...reads.slice(1), opened]) await r.close()
+    })
   })
 }
