@@ -51,7 +51,7 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_REVOCATION_PURGE_INTERVAL:
     'how often expired revocations are purged from the log (default 10m)',
   AGENTROUTER_REVOCATION_PURGE_LEEWAY:
-    "how long past its credential's expiry a revocation is kept; at least every dataplane's AGENTROUTER_DP_CLOCK_LEEWAY (default 5m)",
+    "how long past its credential's expiry a revocation is kept; at least every dataplane's clock leeway (default 5m)",
 } as const
 
 export type ControlPlaneVariable = keyof typeof CONTROL_PLANE_VARIABLES
