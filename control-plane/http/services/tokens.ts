@@ -13,10 +13,12 @@ import type { Router } from '../route.ts'
 export function tokenRoutes(router: Router, s: Services): void {
   router.on('getRevocationList', async ({ query }) => {
     const since = parseCursor(query.since)
+    // Before the reads, so a stale cursor costs no count; and after them: the horizon only
+    // advances, so if `since` is still at or past it, no purge (however concurrent) removed
+    // anything after `since` that the reads could have missed.
+    await s.revocations.requireComplete(since)
     const rows = await s.revocations.after(since, query.limit ?? Number.MAX_SAFE_INTEGER)
     const totalCount = await s.revocations.countAfter(since)
-    // Checked after the reads: the horizon only advances, so if `since` is at or past it now, no
-    // purge (however concurrent) removed anything after `since` that the reads could have missed.
     await s.revocations.requireComplete(since)
     const last = rows.at(-1)
     return {
