@@ -125,6 +125,7 @@ export async function startControlPlane(
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
   revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
+  revocations.on('purged', (n) => metrics.revocationsPurged.inc(n))
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore)
   const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)

@@ -51,7 +51,7 @@ export function behindHorizon(since: number, horizon: number): ApiError {
   )
 }
 
-export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
+export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; purged: [number] }> {
   readonly #store: RevocationStore
   /** Revoked JTI → when its credential expires (microseconds). */
   readonly #revoked = new Map<string, number>()
@@ -148,6 +148,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   async purgeExpired(before: number, limit: number): Promise<{ purged: number; horizon: number }> {
     const { jtis, horizon } = await this.#store.purgeExpired(before, limit)
     for (const jti of jtis) this.#revoked.delete(jti)
+    if (jtis.length > 0) this.emit('purged', jtis.length)
     // The head never moves back: a reader at the head stays at or past the horizon.
     this.#head = Math.max(this.#head, horizon)
     return { purged: jtis.length, horizon }

@@ -16,6 +16,7 @@ import type { Revocation } from '../../shared/contract/tokens.ts'
 import { parseMicros } from '../../shared/time.ts'
 import { type LoginResult, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
+import { metrics, metricValue } from '../support/http.ts'
 import { chat } from '../support/inference.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
@@ -150,6 +151,7 @@ describe('expired revocations are purged from the log and the dataplanes', () =>
     assert.equal(left.status, 200)
     assert.equal(left.body.total_count, 1)
     assert.equal(left.body.revocations[0]!.kind, 'api_key')
+    assert.equal(metricValue(await metrics(cp.url), 'agentrouter_cp_revocations_purged_total'), 3)
     // The live dataplane: the same, by its own clock and leeway.
     await live.waitFor((r) => r.revoked_jtis === 1, 20_000)
     assert.match(live.process.output(), /expired revocations pruned/)
