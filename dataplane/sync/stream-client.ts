@@ -102,6 +102,8 @@ export class StreamClient {
     })
     this.#ws = ws
     let rejected: string | undefined
+    /** Refused as behind the purge horizon: that control plane works, the cursor is the problem. */
+    let behind = false
     ws.on('open', () => {
       this.#handlers.connected(true)
       this.#touch(ws)
@@ -127,7 +129,8 @@ export class StreamClient {
       })
       res.on('end', () => {
         rejected = `HTTP ${res.statusCode}: ${body.slice(0, 300)}`
-        if (res.statusCode === 412) this.#handlers.behindHorizon()
+        behind = res.statusCode === 412
+        if (behind) this.#handlers.behindHorizon()
         else if (res.statusCode === 401 || res.statusCode === 403) {
           this.#log.error('the control plane refused the dataplane key (AGENTROUTER_DATAPLANE_KEY)', {
             status: res.statusCode,
@@ -145,8 +148,11 @@ export class StreamClient {
       if (this.#ws === ws) this.#ws = undefined
       this.#handlers.connected(false)
       if (this.#stopped) return
-      if (code === CLOSE_BEHIND_HORIZON) this.#handlers.behindHorizon()
-      this.#options.failed?.(url)
+      if (code === CLOSE_BEHIND_HORIZON) {
+        behind = true
+        this.#handlers.behindHorizon()
+      }
+      if (!behind) this.#options.failed?.(url)
       const delay = this.#backoff.next()
       this.#log.info('revocation stream disconnected; reconnecting', {
         close_code: code,
