@@ -34,6 +34,7 @@ import { DeviceLogin } from './oidc/device-login.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { startLoginStatePurge } from './oidc/login-state-purge.ts'
 import { RevocationLog } from './revocations/log.ts'
+import { startRevocationPurge } from './revocations/purge.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
 import { KeyEncryptionKeys } from './secrets/keks.ts'
 import { Secrets } from './secrets/secrets.ts'
@@ -137,6 +138,7 @@ export async function startControlPlane(
   const dataplanes = new DataplaneRegistry()
   const metrics = createMetrics({ dataplanes, revocations })
   revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
+  revocations.on('purged', (n) => metrics.revocationsPurged.inc(n))
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore, audit)
   const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log, audit)
@@ -198,6 +200,7 @@ export async function startControlPlane(
     Math.min(Math.max(config.oidc.loginStateTtlMs, 1_000), 60_000),
     log,
   )
+  const revocationPurge = startRevocationPurge(revocations, config.revocationPurge, log)
 
   const services: Services = {
     config,
@@ -275,6 +278,7 @@ export async function startControlPlane(
       stream.close()
       loginStatePurge.stop()
       auditPurge.stop()
+      revocationPurge.stop()
       keyRing.close()
       await new Promise<void>((resolve) => {
         server.closeAllConnections?.()

@@ -60,6 +60,7 @@ export interface ControlPlaneConfig {
   secrets: { rotationGraceMs: number }
   /** How long audit records are kept. */
   auditRetentionMs: number
+  revocationPurge: { intervalMs: number; leewayMs: number }
 }
 
 /**
@@ -128,19 +129,36 @@ function parse(vars: v.Vars): ControlPlaneConfig {
     enforceTimeoutMs: v.duration(vars, 'AGENTROUTER_ENFORCE_TIMEOUT', 5_000),
     secrets: { rotationGraceMs: v.duration(vars, 'AGENTROUTER_SECRET_ROTATION_GRACE', 24 * 3_600_000) },
     auditRetentionMs: durationWithUnit(vars, 'AGENTROUTER_AUDIT_RETENTION', 90 * 86_400_000),
+    revocationPurge: {
+      intervalMs: positive(vars, 'AGENTROUTER_REVOCATION_PURGE_INTERVAL', 10 * 60_000),
+      leewayMs: v.duration(vars, 'AGENTROUTER_REVOCATION_PURGE_LEEWAY', 5 * 60_000),
+    },
   }
 }
 
-/** A duration whose unit is written (`90d`, not `90`): a bare number is refused, not read as ms. */
+/** A duration whose unit is written (`90d`, not `90`), at least a minute: the audit retention. */
 function durationWithUnit(vars: v.Vars, name: string, fallbackMs: number): number {
   const raw = vars[name]
   if (raw !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(raw))
-    throw new v.ConfigError(
-      name,
-      `a duration needs a unit: write ${raw.trim()}d, ${raw.trim()}h or ${raw.trim()}s`,
+    return v.report(
+      vars,
+      new v.ConfigError(
+        name,
+        `a duration needs a unit: write ${raw.trim()}d, ${raw.trim()}h or ${raw.trim()}s`,
+      ),
+      fallbackMs,
     )
   const ms = v.duration(vars, name, fallbackMs)
-  if (ms < 60_000) throw new v.ConfigError(name, `must be at least 1m, got "${raw}"`)
+  if (ms < 60_000)
+    return v.report(vars, new v.ConfigError(name, `must be at least 1m, got "${raw}"`), fallbackMs)
+  return ms
+}
+
+/** A timer's period: more than 0 and at most a day (Node's timers stop at about 24.8 days). */
+function positive(vars: v.Vars, name: string, fallback: number): number {
+  const ms = v.duration(vars, name, fallback)
+  if (ms <= 0 || ms > 86_400_000)
+    return v.report(vars, new v.ConfigError(name, 'must be longer than 0 and at most 24h'), fallback)
   return ms
 }
 

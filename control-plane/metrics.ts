@@ -38,6 +38,11 @@ export function createMetrics(deps: { dataplanes: DataplaneRegistry; revocations
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    revocationsPurged: new Counter({
+      name: 'agentrouter_cp_revocations_purged_total',
+      help: 'Revocations purged from the log by this process, their credential expired (plus the leeway)',
+      registers: [registry],
+    }),
     streamClients: new Gauge({
       name: 'agentrouter_cp_stream_clients',
       help: 'Connected revocation-stream clients',

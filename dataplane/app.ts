@@ -57,7 +57,8 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     algorithms: ALGORITHMS,
     clockToleranceSec: config.tokens.clockLeewaySec,
   })
-  const revocations = new RevocationSet()
+  // Entries leave the set once their credential's expiry plus this verifier's leeway has passed.
+  const revocations = new RevocationSet({ leewaySec: config.tokens.clockLeewaySec })
   const upstreams = new Upstreams(config.upstreams, config.proxy)
   const bodyBudget = new BodyBudget(config.clients.maxBufferedBytes)
   let snapshotWrittenAtMs = 0
@@ -128,6 +129,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
       dataplaneKey: config.controlPlane.key,
       name: () => name,
       pollIntervalMs: config.sync.pollIntervalMs,
+      pruneIntervalMs: config.sync.pruneIntervalMs,
       streamIdleTimeoutMs: config.sync.streamIdleTimeoutMs,
       reconnectMaxMs: config.sync.reconnectMaxMs,
       handshakeTimeoutMs: config.controlPlane.timeoutMs,

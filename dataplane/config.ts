@@ -31,6 +31,7 @@ export interface DataplaneConfig {
     /** 0: never fail closed. */
     maxStalenessMs: number
     pollIntervalMs: number
+    pruneIntervalMs: number
     streamIdleTimeoutMs: number
     reconnectMaxMs: number
     jwksRefreshMs: number
@@ -106,6 +107,7 @@ function parse(vars: v.Vars): DataplaneConfig {
     sync: {
       maxStalenessMs: v.duration(vars, 'AGENTROUTER_DP_MAX_STALENESS', 3_600_000),
       pollIntervalMs: positiveDuration(vars, 'AGENTROUTER_DP_POLL_INTERVAL', 30_000),
+      pruneIntervalMs: positiveDuration(vars, 'AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL', 600_000),
       streamIdleTimeoutMs: positiveDuration(vars, 'AGENTROUTER_DP_STREAM_IDLE_TIMEOUT', 35_000),
       reconnectMaxMs: positiveDuration(vars, 'AGENTROUTER_DP_RECONNECT_MAX', 30_000),
       // The control plane's JWKS max-age is 5 minutes by default: refresh before it lapses.

@@ -51,6 +51,11 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
   AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
   AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
+  AGENTROUTER_AUDIT_RETENTION: 'how long audit records are kept; a unit is required (default 90d)',
+  AGENTROUTER_REVOCATION_PURGE_INTERVAL:
+    'how often expired revocations are purged from the log (default 10m)',
+  AGENTROUTER_REVOCATION_PURGE_LEEWAY:
+    "how long past its credential's expiry a revocation is kept; at least every dataplane's clock leeway (default 5m)",
 } as const
 
 /** The dataplane's variables (`dataplane/config.ts` reads them). */
@@ -76,6 +81,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
   AGENTROUTER_DP_JWKS_MIN_INTERVAL: 'least time between two unknown-kid refetches (default 10s)',
   AGENTROUTER_DP_PERSIST_DELAY: 'debounce of snapshot writes after a change (default 1s)',
+  AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL:
+    'how often revocations whose credential expired (plus the clock leeway) leave the set (default 10m)',
   AGENTROUTER_DP_TOKEN_CACHE_SIZE: 'verified tokens kept (default 10000)',
   AGENTROUTER_DP_BYOK_CACHE_TTL: 'how long a provider key is served before re-resolving (default 5m)',
   AGENTROUTER_DP_BYOK_CACHE_SIZE: 'provider keys kept (default 10000)',

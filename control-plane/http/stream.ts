@@ -32,6 +32,8 @@ export const STREAM_PATH = '/v1/tokens/revocations/stream'
 const BACKLOG_PAGE = 500
 const CLOSE_TOO_SLOW = 4008
 const CLOSE_REVOKED = 4001
+/** The subscriber's cursor fell behind the purge horizon during its catch-up (HTTP 412's number). */
+export const CLOSE_BEHIND_HORIZON = 4412
 
 interface Subscriber {
   id: string
@@ -98,6 +100,8 @@ export class RevocationStream {
       requirePersona(principal, 'revocations')
       const query = parseOrThrow(RevocationStreamQuery, Object.fromEntries(url.searchParams), 'query')
       const since = parseCursor(query.since || undefined)
+      // Entries after a cursor behind the purge horizon may be gone: 412, take a fresh snapshot.
+      await this.revocations.requireComplete(since)
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const id = newId('dataplane')
         const now = nowMicros()
@@ -147,18 +151,27 @@ export class RevocationStream {
     }
     this.revocations
       .after(sub.sent, BACKLOG_PAGE)
-      .then((rows) => {
+      .then(async (rows) => {
         for (const row of rows) this.#sendRow(sub, row, revocationMessage(row))
         // The read is asynchronous: an entry appended while it ran may be missing from it. Going
         // live happens in the tick that finds the head no further than what was sent; otherwise
         // read again.
         if (rows.length < BACKLOG_PAGE && this.revocations.head <= sub.sent) sub.catchingUp = false
+        else if (rows.length === 0 && sub.sent < (await this.revocations.horizon())) this.#behindHorizon(sub)
         else setImmediate(() => this.#catchUp(sub))
       })
       .catch((err) => {
         this.log.warn('stream catch-up read failed: retrying', { dataplane: sub.id, err })
         setTimeout(() => this.#catchUp(sub), 1_000).unref()
       })
+  }
+
+  /**
+   * A purge passed the subscriber while it caught up (the newest entries it lacks are gone, so
+   * the head stays out of reach): closed; its reconnect is refused with 412 and it re-snapshots.
+   */
+  #behindHorizon(sub: Subscriber): void {
+    sub.ws.close(CLOSE_BEHIND_HORIZON, 'behind the purge horizon: take a fresh snapshot')
   }
 
   #publish(row: RevocationRow): void {

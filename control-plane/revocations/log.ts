@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
-import { invalidArgument } from '../../shared/errors.ts'
+import { ApiError, invalidArgument } from '../../shared/errors.ts'
 import { formatMicros, nowMicros, parseMicros, TIMESTAMP_RANGE } from '../../shared/time.ts'
 import type { RevocationRow, RevocationSnapshotRead, RevocationStore } from '../store/revocations.ts'
 
@@ -37,21 +37,41 @@ export const toWire = (r: RevocationRow): Revocation => ({
   reason: r.reason,
 })
 
-export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
+/**
+ * `failed_precondition` for a reader whose cursor is older than the purge horizon: entries it has
+ * not seen may be gone, so it takes a fresh snapshot. The horizon is in the message and in
+ * `details` (`{field: 'since', horizon}`), RFC 3339 like every cursor.
+ */
+export function behindHorizon(since: number, horizon: number): ApiError {
+  const at = formatMicros(horizon)
+  return new ApiError(
+    'failed_precondition',
+    `since ${formatMicros(since)} is older than the purge horizon ${at}: entries after it may have been purged; take a fresh snapshot (GET /v1/tokens/revocations/snapshot, or page from the start) and resume from its cursor`,
+    [{ field: 'since', description: 'older than the purge horizon', horizon: at }],
+  )
+}
+
+export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; purged: [number] }> {
   readonly #store: RevocationStore
-  readonly #revoked = new Set<string>()
+  /** Revoked JTI → when its credential expires (microseconds). */
+  readonly #revoked = new Map<string, number>()
   #head: number
 
   readonly #clock: () => number
 
   /** `clock` (microseconds) is injectable so tests can put many revocations on one tick. */
-  private constructor(store: RevocationStore, clock: () => number, head: number, live: Iterable<string>) {
+  private constructor(
+    store: RevocationStore,
+    clock: () => number,
+    head: number,
+    live: Iterable<[string, number]>,
+  ) {
     super()
     this.setMaxListeners(0)
     this.#store = store
     this.#clock = clock
     this.#head = head
-    for (const jti of live) this.#revoked.add(jti)
+    for (const [jti, expiresAt] of live) this.#revoked.set(jti, expiresAt)
   }
 
   /** The log over `store`, with its head and the live revoked JTIs loaded. */
@@ -100,10 +120,46 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
     })
     if (created) {
       this.#head = Math.max(this.#head, row.revoked_at)
-      this.#revoked.add(row.jti)
+      this.#revoked.set(row.jti, row.expires_at)
       this.emit('appended', row)
     }
     return { row, created }
+  }
+
+  /** The purge horizon (microseconds; 0 when nothing was purged): the log is complete after it. */
+  horizon(): Promise<number> {
+    return this.#store.horizon()
+  }
+
+  /**
+   * Throws `failed_precondition` when entries after `since` may have been purged. A read from
+   * the beginning (0) is a full read, never behind.
+   */
+  async requireComplete(since: number): Promise<void> {
+    if (since === 0) return
+    const horizon = await this.#store.horizon()
+    if (since < horizon) throw behindHorizon(since, horizon)
+  }
+
+  /**
+   * Purges up to `limit` entries whose credential expired before `before` (microseconds): from
+   * the store, and from the JTIs this process refuses. Answers how many and the horizon after.
+   */
+  async purgeExpired(before: number, limit: number): Promise<{ purged: number; horizon: number }> {
+    const { jtis, horizon } = await this.#store.purgeExpired(before, limit)
+    for (const jti of jtis) this.#revoked.delete(jti)
+    if (jtis.length > 0) this.emit('purged', jtis.length)
+    // The head never moves back: a reader at the head stays at or past the horizon.
+    this.#head = Math.max(this.#head, horizon)
+    return { purged: jtis.length, horizon }
+  }
+
+  /**
+   * Forgets the JTIs this process refuses whose credential expired before `before`: those another
+   * replica purged (its purge returns them, not ours). Once per purge run: a scan of the set.
+   */
+  forgetExpired(before: number): void {
+    for (const [jti, expiresAt] of this.#revoked) if (expiresAt < before) this.#revoked.delete(jti)
   }
 
   /** Entries after `since` (exclusive), oldest first, at most `limit`. */
@@ -112,7 +168,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
   }
 
   /** The whole log as of now, streamed (the compact snapshot). */
-  snapshot(): RevocationSnapshotRead {
+  snapshot(): Promise<RevocationSnapshotRead> {
     return this.#store.snapshot()
   }
 

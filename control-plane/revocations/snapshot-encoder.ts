@@ -10,10 +10,10 @@ import { expiryField, SnapshotEncoder } from '../../shared/tokens/snapshot-forma
 import type { RevocationSnapshotRead } from '../store/revocations.ts'
 
 /** The uncompressed payload, chunk by chunk. */
-export function* snapshotChunks(read: RevocationSnapshotRead): Generator<Buffer, void, undefined> {
+export async function* snapshotChunks(read: RevocationSnapshotRead): AsyncGenerator<Buffer, void, undefined> {
   const encoder = new SnapshotEncoder(read.head, read.count)
   try {
-    for (const [jtis, expiresAt] of read.batches) {
+    for await (const [jtis, expiresAt] of read.batches) {
       for (let i = 0; i < jtis.length; i++) {
         const chunk = encoder.add(jtis[i]!, expiryField(expiresAt[i]!))
         if (chunk) yield chunk
@@ -21,7 +21,7 @@ export function* snapshotChunks(read: RevocationSnapshotRead): Generator<Buffer,
     }
     yield encoder.end()
   } finally {
-    read.batches.return()
+    await read.close()
   }
 }
 
@@ -30,6 +30,10 @@ export function snapshotStream(read: RevocationSnapshotRead): Readable {
   const gzip = createGzip({ level: constants.Z_BEST_SPEED })
   const source = Readable.from(snapshotChunks(read), { objectMode: false })
   source.on('error', (err) => gzip.destroy(err))
-  gzip.on('close', () => source.destroy())
+  // A consumer gone before the first pull never runs the generator: free the read here too.
+  gzip.on('close', () => {
+    source.destroy()
+    void read.close()
+  })
   return source.pipe(gzip)
 }

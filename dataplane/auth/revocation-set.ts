@@ -3,14 +3,15 @@
  *
  * Sized for millions of entries. Every JTI the control plane issues is a prefixed ULID
  * (`key_`, `ses_`, `byok_` + 26 Crockford base32 characters = 128 bits), so each is stored as
- * four 32-bit words plus one word for its prefix and expiry hour, in an open-addressing hash
+ * four 32-bit words plus one word for its prefix and expiry, in an open-addressing hash
  * table of typed arrays: 20 bytes a slot, off the JS heap, nothing for the garbage collector to
  * trace. 1M entries take ~29 MB (at the 0.7 load factor a reserved table is sized for); as JS strings in a `Set` they took ~75 MB of heap and made
  * every major GC walk a million objects. A lookup decodes the 26 characters into registers and
  * probes; no allocation. A JTI of any other shape (none are issued today) goes to a plain `Set`.
  *
- * Each entry keeps the hour its credential expires (rounded up), and `prune` drops entries once
- * no token they name can verify any more.
+ * Each entry keeps when its credential expires (in 4-second units, rounded up), and `prune` drops
+ * entries once no token they name can verify any more: past that expiry plus the verifier's clock
+ * leeway.
  *
  * @example
  *   const revoked = new RevocationSet()
@@ -18,14 +19,17 @@
  *   if (revoked.has(claims.jti)) refuse()
  */
 
-const HOUR_SEC = 3600
+/** The unit of a stored expiry: 30 bits of it reach 2106, as far as the snapshot's u32 seconds. */
+const UNIT_SEC = 4
+/** The meta word: the prefix tag in the top 2 bits, the expiry (in units) below. */
+const TAG_SHIFT = 30
 /**
- * Kept this long past the expiry hour, so that a token a verifier still accepts within its
+ * By default kept this long past expiry, so that a token a verifier still accepts within its
  * clock leeway (at most 5 minutes, see the configuration) is still refused.
  */
-const PRUNE_MARGIN_SEC = 300
-/** The expiry hour of an entry whose credential never expires. */
-const NEVER = 0x0fffffff
+const DEFAULT_LEEWAY_SEC = 300
+/** The expiry of an entry whose credential never expires; also the mask of the expiry bits. */
+const NEVER = 0x3fffffff
 const PREFIXES = ['key_', 'ses_', 'byok_'] as const
 const MIN_CAPACITY = 4096
 /** Linear probing stays at a few probes a miss up to here (~6 at 0.7, 2.5 at 0.5). */
@@ -102,15 +106,21 @@ function home(w0: number, w1: number, w2: number, w3: number, capacity: number):
   return Math.floor(((h >>> 0) * capacity) / 4294967296)
 }
 
-const expiryHour = (expiresAtSec: number): number =>
-  Number.isFinite(expiresAtSec) ? Math.min(NEVER - 1, Math.ceil(expiresAtSec / HOUR_SEC)) : NEVER
+const expiryUnits = (expiresAtSec: number): number =>
+  Number.isFinite(expiresAtSec) ? Math.max(0, Math.min(NEVER - 1, Math.ceil(expiresAtSec / UNIT_SEC))) : NEVER
 
-const expired = (hour: number, nowSec: number): boolean =>
-  hour !== NEVER && hour * HOUR_SEC + PRUNE_MARGIN_SEC < nowSec
+const unitsToSec = (units: number): number => (units === NEVER ? Number.POSITIVE_INFINITY : units * UNIT_SEC)
+
+/** An expiry hour (the unit of snapshot files before format 3) in today's units. */
+export const hourToUnits = (hour: number): number => (hour >= 0x0fffffff ? NEVER : hour * (3600 / UNIT_SEC))
+
+/** The meta word of an entry from a snapshot file of format 2: `tag << 28 | hour`. */
+export const metaFromV2 = (m: number): number =>
+  (((m >>> 28) << TAG_SHIFT) | hourToUnits(m & 0x0fffffff)) >>> 0
 
 export type RevocationListener = (jti: string) => void
 
-/** Bytes of one compact entry in `exportBlocks` / `importBlock`: four key words, then tag << 28 | hour. */
+/** Bytes of one compact entry in `exportBlocks` / `importBlock`: four key words, then tag << 30 | expiry units. */
 export const ENTRY_BYTES = 20
 
 /** `exportBlocks` was interrupted by a rehash; start it again. */
@@ -123,12 +133,22 @@ export class RehashedDuringExport extends Error {
 
 export class RevocationSet {
   #keys = new Uint32Array(MIN_CAPACITY * 4)
-  /** 0: empty slot; else prefix tag << 28 | expiry hour. */
+  /** 0: empty slot; else prefix tag << 30 | expiry (units). */
   #meta = new Uint32Array(MIN_CAPACITY)
   #capacity = MIN_CAPACITY
   #compactSize = 0
   readonly #other = new Map<string, number>()
   readonly #listeners: RevocationListener[] = []
+  readonly #leewaySec: number
+
+  /** `leewaySec`: the verifier's clock leeway; an entry is kept this long past its expiry. */
+  constructor(options: { leewaySec?: number } = {}) {
+    this.#leewaySec = options.leewaySec ?? DEFAULT_LEEWAY_SEC
+  }
+
+  #expired(units: number, nowSec: number): boolean {
+    return units !== NEVER && units * UNIT_SEC + this.#leewaySec < nowSec
+  }
 
   get size(): number {
     return this.#compactSize + this.#other.size
@@ -150,13 +170,13 @@ export class RevocationSet {
     expiresAtSec: number = Number.POSITIVE_INFINITY,
     nowSec: number = Date.now() / 1000,
   ): boolean {
-    const hour = expiryHour(expiresAtSec)
-    if (expired(hour, nowSec)) return false
+    const units = expiryUnits(expiresAtSec)
+    if (this.#expired(units, nowSec)) return false
     const tag = decode(jti)
     if (tag === 0) {
       if (this.#other.has(jti)) return false
-      this.#other.set(jti, hour)
-    } else if (!this.#insert(tag, hour)) return false
+      this.#other.set(jti, units)
+    } else if (!this.#insert(tag, units)) return false
     for (const listener of this.#listeners) listener(jti)
     return true
   }
@@ -178,8 +198,8 @@ export class RevocationSet {
   /** Drops every entry whose credential has expired; answers how many. */
   prune(nowSec: number = Date.now() / 1000): number {
     let removed = 0
-    for (const [jti, hour] of this.#other) {
-      if (expired(hour, nowSec)) {
+    for (const [jti, units] of this.#other) {
+      if (this.#expired(units, nowSec)) {
         this.#other.delete(jti)
         removed++
       }
@@ -187,7 +207,7 @@ export class RevocationSet {
     let stale = 0
     for (let slot = 0; slot < this.#capacity; slot++) {
       const m = this.#meta[slot]!
-      if (m !== 0 && expired(m & NEVER, nowSec)) stale++
+      if (m !== 0 && this.#expired(m & NEVER, nowSec)) stale++
     }
     if (stale > 0) this.#rebuild(this.#capacity, nowSec)
     return removed + stale
@@ -222,8 +242,8 @@ export class RevocationSet {
     }
   }
 
-  /** The entries that are not prefixed ULIDs, with their expiry hour. */
-  exportOther(): Array<[jti: string, hour: number]> {
+  /** The entries that are not prefixed ULIDs, with their expiry (4-second units). */
+  exportOther(): Array<[jti: string, units: number]> {
     return [...this.#other]
   }
 
@@ -233,12 +253,12 @@ export class RevocationSet {
     let kept = 0
     for (let at = 0; at + ENTRY_BYTES <= block.length; at += ENTRY_BYTES) {
       const m = block.readUInt32LE(at + 16)
-      const tag = m >>> 28
-      const hour = m & NEVER
-      if (tag < 1 || tag > PREFIXES.length || expired(hour, nowSec)) continue
+      const tag = m >>> TAG_SHIFT
+      const units = m & NEVER
+      if (tag < 1 || tag > PREFIXES.length || this.#expired(units, nowSec)) continue
       for (let i = 0; i < 4; i++) scratch[i] = block.readUInt32LE(at + i * 4)
       const jti = encode(tag, scratch, 0)
-      if (this.add(jti, hour === NEVER ? Number.POSITIVE_INFINITY : hour * HOUR_SEC, nowSec)) kept++
+      if (this.add(jti, unitsToSec(units), nowSec)) kept++
     }
     return kept
   }
@@ -246,8 +266,8 @@ export class RevocationSet {
   /** Adds entries given by `exportOther`. */
   importOther(entries: ReadonlyArray<readonly [string, number]>, nowSec: number = Date.now() / 1000): number {
     let kept = 0
-    for (const [jti, hour] of entries) {
-      if (this.add(jti, hour === NEVER ? Number.POSITIVE_INFINITY : hour * HOUR_SEC, nowSec)) kept++
+    for (const [jti, units] of entries) {
+      if (this.add(jti, unitsToSec(units), nowSec)) kept++
     }
     return kept
   }
@@ -256,7 +276,7 @@ export class RevocationSet {
   *jtis(): IterableIterator<string> {
     for (let slot = 0; slot < this.#capacity; slot++) {
       const m = this.#meta[slot]!
-      if (m !== 0) yield encode(m >>> 28, this.#keys, slot * 4)
+      if (m !== 0) yield encode(m >>> TAG_SHIFT, this.#keys, slot * 4)
     }
     yield* this.#other.keys()
   }
@@ -279,7 +299,7 @@ export class RevocationSet {
         keys[k + 2] === w2 &&
         keys[k + 1] === w1 &&
         keys[k] === w0 &&
-        m >>> 28 === tag
+        m >>> TAG_SHIFT === tag
       ) {
         return slot
       }
@@ -287,10 +307,10 @@ export class RevocationSet {
   }
 
   /** Inserts `words`; false when present. */
-  #insert(tag: number, hour: number): boolean {
+  #insert(tag: number, units: number): boolean {
     if (this.#find(tag) >= 0) return false
     if (this.#compactSize + 1 > this.#capacity * MAX_LOAD) this.#rebuild(this.#capacity * 2)
-    this.#place(words[0]!, words[1]!, words[2]!, words[3]!, (tag << 28) | hour)
+    this.#place(words[0]!, words[1]!, words[2]!, words[3]!, (tag << TAG_SHIFT) | units)
     this.#compactSize++
     return true
   }
@@ -317,7 +337,7 @@ export class RevocationSet {
     this.#compactSize = 0
     for (let slot = 0; slot < meta.length; slot++) {
       const m = meta[slot]!
-      if (m === 0 || (nowSec !== undefined && expired(m & NEVER, nowSec))) continue
+      if (m === 0 || (nowSec !== undefined && this.#expired(m & NEVER, nowSec))) continue
       const k = slot * 4
       this.#place(keys[k]!, keys[k + 1]!, keys[k + 2]!, keys[k + 3]!, m)
       this.#compactSize++

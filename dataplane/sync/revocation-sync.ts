@@ -24,6 +24,7 @@
  */
 import type { Client } from '../../shared/client/index.ts'
 import type { Revocation, StreamServerMessage } from '../../shared/contract/tokens.ts'
+import { ApiError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, parseMicros } from '../../shared/time.ts'
 import type { RevocationSet } from '../auth/revocation-set.ts'
@@ -38,7 +39,6 @@ import { StreamClient } from './stream-client.ts'
 export const SNAPSHOT_PAGE_SIZE = 10_000
 /** A stream that delivered nothing for this long while its head is ahead of us has a gap. */
 const GAP_QUIET_MS = 1_000
-const PRUNE_EVERY_MS = 10 * 60_000
 /** The compact snapshot may be large: more time than one API call. */
 const COMPACT_SNAPSHOT_MIN_TIMEOUT_MS = 60_000
 
@@ -48,6 +48,8 @@ export interface RevocationSyncOptions {
   dataplaneKey: string
   name: () => string
   pollIntervalMs: number
+  /** How often entries whose credential expired (plus the leeway) leave the set (default 10 minutes). */
+  pruneIntervalMs?: number
   streamIdleTimeoutMs: number
   reconnectMaxMs: number
   handshakeTimeoutMs: number
@@ -99,6 +101,7 @@ export class RevocationSync {
   #catchUpTo: number | undefined
   #lastEntryAt = 0
   #polling: Promise<boolean> | undefined
+  #resnapshotting: Promise<boolean> | undefined
   #ackScheduled = false
   #timers: NodeJS.Timeout[] = []
 
@@ -133,6 +136,7 @@ export class RevocationSync {
         cursor: () => this.#durableText,
         message: (m) => this.#onMessage(m),
         connected: (c) => this.#onConnected(c),
+        behindHorizon: () => void this.resnapshot('stream'),
       },
       log,
     )
@@ -213,9 +217,7 @@ export class RevocationSync {
     this.#keys.start()
     this.#stream.start()
     this.#every(this.#options.pollIntervalMs, () => void this.poll())
-    this.#every(PRUNE_EVERY_MS, () => {
-      if (this.#set.prune() > 0) this.#writer.schedule()
-    })
+    this.#every(this.#options.pruneIntervalMs ?? 600_000, () => this.prune())
     return keysOk && snapshotOk
   }
 
@@ -231,6 +233,44 @@ export class RevocationSync {
       this.#polling = undefined
     })
     return this.#polling
+  }
+
+  /**
+   * Drops the entries whose credential expired (plus the leeway), as the control plane purges
+   * them from its log; the snapshot file is rewritten without them. (The journal may still hold
+   * some until its next rotation: replaying one adds nothing, since it has expired.)
+   */
+  prune(): number {
+    const removed = this.#set.prune()
+    if (removed > 0) {
+      this.#log.info('expired revocations pruned', { removed, entries: this.#set.size })
+      this.#writer.schedule()
+    }
+    return removed
+  }
+
+  /**
+   * Our cursor is behind the control plane's purge horizon (a poll or the stream was refused
+   * with `failed_precondition`): entries after it may be gone, so take a fresh snapshot, and
+   * resume from its cursor once that is on disk. Single-flight.
+   */
+  resnapshot(trigger: 'poll' | 'stream'): Promise<boolean> {
+    this.#resnapshotting ??= (async () => {
+      this.#log.warn('revocation cursor behind the purge horizon: taking a fresh snapshot', {
+        trigger,
+        cursor: this.#cursorText,
+      })
+      const ok = await this.#fullSnapshot()
+      if (ok) {
+        await this.#writer.flush()
+        // The stream waits out a back-off after its refusal: resume from the new cursor now.
+        this.#stream.connectNow()
+      }
+      return ok
+    })().finally(() => {
+      this.#resnapshotting = undefined
+    })
+    return this.#resnapshotting
   }
 
   #every(ms: number, run: () => void): void {
@@ -303,6 +343,11 @@ export class RevocationSync {
         if (page.revocations.length < SNAPSHOT_PAGE_SIZE) break
       }
     } catch (err) {
+      if (!full && err instanceof ApiError && err.code === 'failed_precondition') {
+        // Not awaited: the poll's single flight ends, and the snapshot's own completes it.
+        void this.resnapshot('poll')
+        return false
+      }
       this.#log.warn(full ? 'revocation snapshot failed' : 'revocation poll failed', { err })
       return false
     }

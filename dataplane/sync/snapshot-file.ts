@@ -11,7 +11,8 @@
  *
  * Format: a JSON header line; the compact entries in blocks, each a 32-bit little-endian count
  * then that many 20-byte entries (see `RevocationSet.exportBlocks`), ended by a zero count; one
- * text line per other entry (`<expiry hour> <jti>`); then `end <count>`. A file without its end
+ * text line per other entry (`<expiry> <jti>`, the expiry in the set's 4-second units; hours in
+ * format 2, converted as read); then `end <count>`. A file without its end
  * line is refused as truncated.
  */
 import { mkdirSync } from 'node:fs'
@@ -19,9 +20,17 @@ import { open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../shared/logger.ts'
 import type { JsonWebKeySet } from '../../shared/tokens/verifier.ts'
-import { ENTRY_BYTES, RehashedDuringExport, type RevocationSet } from '../auth/revocation-set.ts'
+import {
+  ENTRY_BYTES,
+  hourToUnits,
+  metaFromV2,
+  RehashedDuringExport,
+  type RevocationSet,
+} from '../auth/revocation-set.ts'
 
-const FORMAT = 'agentrouter-dataplane-snapshot/2'
+const FORMAT = 'agentrouter-dataplane-snapshot/3'
+/** The format before expiries were kept in 4-second units (they were hours): read, converted. */
+const FORMAT_HOURS = 'agentrouter-dataplane-snapshot/2'
 const FILE_NAME = 'snapshot'
 /** Entries per block: written one at a time, so a large set never has a second copy in memory. */
 const BLOCK_ENTRIES = 32_768
@@ -72,7 +81,8 @@ export class SnapshotFile {
     const headerEnd = file.indexOf(10)
     if (headerEnd < 0) fail('no header')
     const header = JSON.parse(file.toString('utf8', 0, headerEnd)) as Record<string, unknown>
-    if (header.format !== FORMAT) fail(`not a ${FORMAT} file`)
+    const hours = header.format === FORMAT_HOURS
+    if (header.format !== FORMAT && !hours) fail(`not a ${FORMAT} file`)
     into.reserve(into.size + (Number(header.entries_hint) || 0))
     let at = headerEnd + 1
     let entries = 0
@@ -83,7 +93,11 @@ export class SnapshotFile {
       if (count === 0) break
       const end = at + count * ENTRY_BYTES
       if (end > file.length) fail('truncated (a block)')
-      into.importBlock(file.subarray(at, end))
+      const block = file.subarray(at, end)
+      if (hours)
+        for (let m = 16; m < block.length; m += ENTRY_BYTES)
+          block.writeUInt32LE(metaFromV2(block.readUInt32LE(m)), m)
+      into.importBlock(block)
       entries += count
       at = end
     }
@@ -93,8 +107,8 @@ export class SnapshotFile {
     if (!trailer) fail('truncated (no end line)')
     const other: Array<[string, number]> = []
     for (let i = 0; i < last; i++) {
-      const m = OTHER_LINE.exec(lines[i]!) ?? fail(`entry ${i + 1}: not "<hour> <jti>"`)
-      other.push([m[2]!, Number(m[1])])
+      const m = OTHER_LINE.exec(lines[i]!) ?? fail(`entry ${i + 1}: not "<expiry> <jti>"`)
+      other.push([m[2]!, hours ? hourToUnits(Number(m[1])) : Number(m[1])])
     }
     into.importOther(other)
     entries += other.length
@@ -154,7 +168,7 @@ export class SnapshotFile {
       }
       count.writeUInt32LE(0)
       let text = ''
-      for (const [jti, hour] of other) text += `${hour} ${jti}\n`
+      for (const [jti, units] of other) text += `${units} ${jti}\n`
       await file.write(count)
       await file.write(`${text}end ${entries + other.length}\n`, null, 'latin1')
       await file.sync()

@@ -26,7 +26,15 @@ export interface StreamHandlers {
   cursor(): string
   message(message: StreamServerMessage): void
   connected(connected: boolean): void
+  /**
+   * The control plane refused the cursor as older than its purge horizon (HTTP 412 at the
+   * upgrade, or close code 4412): the caller takes a fresh snapshot; reconnects resume from it.
+   */
+  behindHorizon(): void
 }
+
+/** The stream's close code for a subscriber a purge passed (the control plane's CLOSE_BEHIND_HORIZON). */
+const CLOSE_BEHIND_HORIZON = 4412
 
 const RECONNECT_BASE_MS = 250
 
@@ -71,6 +79,13 @@ export class StreamClient {
     if (ws?.readyState === WebSocket.OPEN) ws.send(`{"type":"ack","cursor":"${cursor}"}`)
   }
 
+  /** Connects at once when waiting out a back-off (no connection open or opening). */
+  connectNow(): void {
+    if (this.#stopped || this.#ws) return
+    clearTimeout(this.#reconnectTimer)
+    this.#connect()
+  }
+
   /** Ends the current connection and reconnects (after a back-off), e.g. when it seems stuck. */
   reconnect(): void {
     this.#ws?.terminate()
@@ -87,6 +102,8 @@ export class StreamClient {
     })
     this.#ws = ws
     let rejected: string | undefined
+    /** Refused as behind the purge horizon: that control plane works, the cursor is the problem. */
+    let behind = false
     ws.on('open', () => {
       this.#handlers.connected(true)
       this.#touch(ws)
@@ -112,7 +129,9 @@ export class StreamClient {
       })
       res.on('end', () => {
         rejected = `HTTP ${res.statusCode}: ${body.slice(0, 300)}`
-        if (res.statusCode === 401 || res.statusCode === 403) {
+        behind = res.statusCode === 412
+        if (behind) this.#handlers.behindHorizon()
+        else if (res.statusCode === 401 || res.statusCode === 403) {
           this.#log.error('the control plane refused the dataplane key (AGENTROUTER_DATAPLANE_KEY)', {
             status: res.statusCode,
             body: body.slice(0, 300),
@@ -129,7 +148,11 @@ export class StreamClient {
       if (this.#ws === ws) this.#ws = undefined
       this.#handlers.connected(false)
       if (this.#stopped) return
-      this.#options.failed?.(url)
+      if (code === CLOSE_BEHIND_HORIZON) {
+        behind = true
+        this.#handlers.behindHorizon()
+      }
+      if (!behind) this.#options.failed?.(url)
       const delay = this.#backoff.next()
       this.#log.info('revocation stream disconnected; reconnecting', {
         close_code: code,

@@ -18,7 +18,9 @@ export const Revocation = z.object({
 export type Revocation = z.infer<typeof Revocation>
 
 export const RevocationListQuery = z.strictObject({
-  since: Timestamp.optional().describe('Exclusive: entries revoked after this cursor'),
+  since: Timestamp.optional().describe(
+    'Exclusive: entries revoked after this cursor. Older than the purge horizon (expired entries purged after it): `failed_precondition` naming the horizon; take the snapshot',
+  ),
   limit: QueryInteger(1, 100_000).optional().describe('At most this many; all when absent'),
 })
 /** The media type of the compact snapshot (`shared/tokens/snapshot-format.ts`). */

@@ -284,3 +284,31 @@ describe('control plane configuration: strict', () => {
     }
   })
 })
+
+describe('control plane configuration: the revocation purge', () => {
+  it('purges every 10 minutes with a 5-minute leeway by default, both durations with a unit', () => {
+    assert.deepEqual(loadControlPlaneConfig({}).revocationPurge, { intervalMs: 600_000, leewayMs: 300_000 })
+    assert.deepEqual(
+      loadControlPlaneConfig({
+        AGENTROUTER_REVOCATION_PURGE_INTERVAL: '30s',
+        AGENTROUTER_REVOCATION_PURGE_LEEWAY: '1m',
+      }).revocationPurge,
+      { intervalMs: 30_000, leewayMs: 60_000 },
+    )
+  })
+
+  it('refuses an interval of 0, past a day, or not a duration, naming the variable', () => {
+    for (const [name, bad] of [
+      ['AGENTROUTER_REVOCATION_PURGE_INTERVAL', '0s'],
+      ['AGENTROUTER_REVOCATION_PURGE_INTERVAL', '2d'],
+      ['AGENTROUTER_REVOCATION_PURGE_INTERVAL', 'often'],
+      ['AGENTROUTER_REVOCATION_PURGE_LEEWAY', '-5m'],
+    ] as const) {
+      assert.throws(
+        () => loadControlPlaneConfig({ [name]: bad }),
+        (err: unknown) => err instanceof ConfigError && err.message.startsWith(`${name}:`),
+        `${name}=${bad}`,
+      )
+    }
+  })
+})

@@ -1,5 +1,6 @@
 /**
- * The control-plane, secrets and revocation suites again, with every control plane on a fresh
+ * The control-plane, secrets and revocation suites (and the dataplane's compact snapshot and
+ * purge recovery, whose control plane is what differs) again, with every control plane on a fresh
  * PostgreSQL database (`AGENTROUTER_TEST_ENGINE=postgres`, read by test/support/control-plane.ts).
  * Each suite runs in its own test process, one after the other; a failure shows the suite's own
  * report. Without PostgreSQL each is reported skipped, by name, with the reason. Tests that open
@@ -33,6 +34,8 @@ const SUITES = [
   'test/secrets/rotation.test.ts',
   'test/secrets/secrets-api.test.ts',
   'test/secrets/system-realms.test.ts',
+  'test/dataplane/compact-snapshot.test.ts',
+  'test/dataplane/revocation-purge.test.ts',
 ]
 
 function runOnPostgres(file: string): Promise<{ code: number | null; output: string }> {

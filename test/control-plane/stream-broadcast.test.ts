@@ -171,7 +171,12 @@ describe('revocation stream broadcast', () => {
  */
 describe('revocation stream buffer limit, with shared frames', () => {
   const LIMIT = 64 * 1024
-  const revocations = Object.assign(new EventEmitter(), { head: 0, after: async () => [] })
+  const revocations = Object.assign(new EventEmitter(), {
+    head: 0,
+    after: async () => [],
+    requireComplete: async () => {},
+    horizon: async () => 0,
+  })
   const registry = new DataplaneRegistry()
   const disconnects: string[] = []
   const metricsStub = { streamDisconnects: { inc: (l: { reason: string }) => disconnects.push(l.reason) } }

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { insertRevocations } from '../../bench/lib/revocation-log.ts'
 import { SESSION_COOKIE } from '../../shared/tokens/bearer.ts'
-import { startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
+import { SnapshotDecoder } from '../../shared/tokens/snapshot-format.ts'
+import { startControlPlane, TEST_ENGINE, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
 import { chat } from '../support/inference.ts'
 import { tempDir } from '../support/process.ts'
+import { fillRevocations } from '../support/revocation-fill.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
 
 const FILLED = 20_000
@@ -57,11 +58,15 @@ describe('a starting dataplane reads the compact revocation snapshot', () => {
 
   before(async () => {
     const dataDir = tempDir()
-    insertRevocations(dataDir, FILLED)
-    ;[cp, upstream] = await Promise.all([
-      startControlPlane({ AGENTROUTER_ADMIN_EMAILS: 'root@example.com' }, dataDir),
-      startUpstream(),
-    ])
+    const env = { AGENTROUTER_ADMIN_EMAILS: 'root@example.com' }
+    if (TEST_ENGINE === 'sqlite') await fillRevocations(dataDir, FILLED)
+    ;[cp, upstream] = await Promise.all([startControlPlane(env, dataDir), startUpstream()])
+    if (TEST_ENGINE === 'postgres') {
+      // The database is the control plane's own, made at its first start: fill it, and restart.
+      await fillRevocations(dataDir, FILLED)
+      await cp.stop()
+      cp = await startControlPlane(env, dataDir)
+    }
     const login = await cp.login('alice@example.com')
     await login.client.aikeys.register('-', '-', 'openai', 'project', 'sk-snapshot')
     const valid = await login.client.me.issueKey('valid')
@@ -152,5 +157,35 @@ describe('a starting dataplane reads the compact revocation snapshot', () => {
     )
     assert.match(dp.process.output(), /revocation snapshot loaded[^\n]*"format":"paged"/)
     assert.equal((await chat(dp.url, revokedSecret)).status, 401)
+  })
+
+  it('is one consistent read: revocations committed while it streams are not in it, and it says so', async () => {
+    const res = await fetch(`${cp.url}/v1/tokens/revocations/snapshot`, {
+      headers: { authorization: `Bearer ${cp.dataplaneKey}` },
+    })
+    assert.equal(res.status, 200)
+    const declared = Number(res.headers.get('x-revocation-count'))
+    const cursor = res.headers.get('x-revocation-cursor')
+    // (Last: it adds an entry.) Revoked after the read began (its headers are out), before the body is consumed.
+    const alice = await cp.login('alice@example.com')
+    const late = await alice.client.me.issueKey('late')
+    await alice.client.me.revokeKey(late.key.id)
+    const jtis = new Set<string>()
+    const decoder = new SnapshotDecoder(
+      () => {},
+      (jti) => jtis.add(jti),
+    )
+    // fetch has undone the gzip (content-encoding).
+    for await (const chunk of res.body!) decoder.write(chunk)
+    const info = decoder.end()
+    assert.equal(info.count, declared)
+    assert.equal(jtis.size, declared)
+    assert.ok(!jtis.has(late.key.id), 'a revocation committed after the read began is not in it')
+    const after = await cp.admin.tokens.getRevocationList({ since: cursor!, limit: 10 })
+    assert.deepEqual(
+      after.revocations.map((r) => r.jti),
+      [late.key.id],
+      'and it is the one entry after the cursor the snapshot declared',
+    )
   })
 })

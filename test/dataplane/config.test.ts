@@ -24,6 +24,7 @@ describe('dataplane configuration', () => {
     assert.equal(config.upstreams.openai, 'https://api.openai.com')
     assert.equal(config.upstreams.anthropic, 'https://api.anthropic.com')
     assert.equal(config.sync.maxStalenessMs, 3_600_000)
+    assert.equal(config.sync.pruneIntervalMs, 600_000)
     assert.equal(config.stateDir, '/tmp/x/dataplane')
     assert.deepEqual(config.clients, {
       headersTimeoutMs: 10_000,

@@ -13,18 +13,24 @@ import type { Router } from '../route.ts'
 export function tokenRoutes(router: Router, s: Services): void {
   router.on('getRevocationList', async ({ query }) => {
     const since = parseCursor(query.since)
+    // Before the reads, so a stale cursor costs no count; and after them: the horizon only
+    // advances, so if `since` is still at or past it, no purge (however concurrent) removed
+    // anything after `since` that the reads could have missed.
+    await s.revocations.requireComplete(since)
     const rows = await s.revocations.after(since, query.limit ?? Number.MAX_SAFE_INTEGER)
+    const totalCount = await s.revocations.countAfter(since)
+    await s.revocations.requireComplete(since)
     const last = rows.at(-1)
     return {
       revocations: rows.map(toWire),
       // The high-water mark of what was returned: the next `since` neither skips nor repeats.
       snapshot_at: formatMicros(last ? last.revoked_at : since),
-      total_count: await s.revocations.countAfter(since),
+      total_count: totalCount,
     }
   })
 
-  router.on('getRevocationSnapshot', () => {
-    const read = s.revocations.snapshot()
+  router.on('getRevocationSnapshot', async () => {
+    const read = await s.revocations.snapshot()
     const body = Readable.toWeb(snapshotStream(read)) as ReadableStream<Uint8Array>
     return new Response(body, {
       headers: {
