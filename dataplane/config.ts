@@ -51,6 +51,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_EXTRA_PATHS:
     'provider:prefix entries, comma-separated, forwarded beyond the inference API (e.g. openai:fine_tuning)',
   AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT: 'timeout of each call to the control plane (default 10s)',
+  AGENTROUTER_DP_USAGE_REPORT_INTERVAL:
+    'how often the keys served are reported for their last_used_at, with a unit, at least 1s (default 2s)',
 } as const
 
 export interface DataplaneConfig {
@@ -74,6 +76,8 @@ export interface DataplaneConfig {
     jwksRefreshMs: number
     jwksMinIntervalMs: number
     persistDelayMs: number
+    /** How often the keys served are reported to the control plane (`last_used_at`). */
+    usageReportIntervalMs: number
   }
   byok: { ttlMs: number; maxEntries: number }
   /** What a client may hold: time to send its request, bytes buffered across all requests. */
@@ -130,6 +134,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
       jwksRefreshMs: positiveDuration(vars, 'AGENTROUTER_DP_JWKS_REFRESH', 240_000),
       jwksMinIntervalMs: v.duration(vars, 'AGENTROUTER_DP_JWKS_MIN_INTERVAL', 10_000),
       persistDelayMs: v.duration(vars, 'AGENTROUTER_DP_PERSIST_DELAY', 1_000),
+      usageReportIntervalMs: usageReportInterval(vars),
     },
     byok: {
       ttlMs: positiveDuration(vars, 'AGENTROUTER_DP_BYOK_CACHE_TTL', 300_000),
@@ -186,6 +191,20 @@ function clientLimits(vars: v.Vars, bodyLimitBytes: number): DataplaneConfig['cl
     1024 ** 4,
   )
   return { headersTimeoutMs, requestTimeoutMs, maxBufferedBytes }
+}
+
+/**
+ * With a unit (a bare number would read as milliseconds, a report per few ms), and at least a
+ * second: the control plane refuses reports from one stream closer together than half that.
+ */
+function usageReportInterval(vars: v.Vars): number {
+  const name = 'AGENTROUTER_DP_USAGE_REPORT_INTERVAL'
+  const raw = vars[name]
+  if (raw !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(raw))
+    throw new v.ConfigError(name, `a unit is required, such as 2s, got "${raw}"`)
+  const ms = v.duration(vars, name, 2_000)
+  if (ms < 1_000 || ms > 3_600_000) throw new v.ConfigError(name, 'must be between 1s and 1h')
+  return ms
 }
 
 function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): number {

@@ -19,6 +19,8 @@ export interface MetricSources {
   poolStats(): Array<{ provider: string; connected: number; free: number; pending: number; running: number }>
   /** Request-body bytes held by in-flight requests (the body budget's use). */
   bufferedBodyBytes(): number
+  /** Key-usage reports sent, keys waiting for one, keys not recorded (the map was full). */
+  usage(): { reports: number; pending: number; dropped: number }
 }
 
 export type DataplaneMetrics = ReturnType<typeof createMetrics>
@@ -145,6 +147,25 @@ export function createMetrics(sources: MetricSources) {
         registers: [registry],
         collect() {
           this.set(sources.bufferedBodyBytes())
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_usage_reports',
+        help: 'Key-usage reports (last_used_at) sent to the control plane since start',
+        registers: [registry],
+        collect() {
+          this.set(sources.usage().reports)
+        },
+      }),
+      new Gauge({
+        name: 'agentrouter_dp_usage_keys',
+        help: 'Keys served awaiting a usage report (pending), and keys not recorded because that was full (dropped, since start)',
+        labelNames: ['state'] as const,
+        registers: [registry],
+        collect() {
+          const usage = sources.usage()
+          this.set({ state: 'pending' }, usage.pending)
+          this.set({ state: 'dropped' }, usage.dropped)
         },
       }),
       new Gauge({

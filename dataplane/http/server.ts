@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { AUTH_REFUSALS, type AuthCheck, type AuthOutcome, type RefusalReason } from '../auth/auth-check.ts'
 import { credentialOf } from '../auth/credential.ts'
+import type { KeyUsage } from '../auth/key-usage.ts'
 import type { ProviderKeyCache } from '../byok/provider-key-cache.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
 import type { BodyBudget } from '../proxy/body-budget.ts'
@@ -27,6 +28,8 @@ const UNKNOWN_KID_WAIT_MS = 2_000
 
 export interface ServerDeps {
   auth: AuthCheck
+  /** Records the API keys served, for their `last_used_at` (reported off the request path). */
+  keyUsage: KeyUsage
   keys: KeySet
   byok: ProviderKeyCache
   upstreams: Upstreams
@@ -200,6 +203,7 @@ class RequestHandler {
       return
     }
     metrics.authDecision('ok').value++
+    if (outcome.claims.use === 'api_key') this.#deps.keyUsage.record(outcome.claims.jti)
     const provider = route.adapter.provider
     const span = startSpan('dataplane.byok', trace)
     const key = this.#deps.byok.get(outcome.claims, provider)
