@@ -56,7 +56,7 @@ export function createMetrics(sources: MetricSources) {
   const authDuration = new HotHistogram(
     registry,
     'agentrouter_dp_auth_check_duration_seconds',
-    'Time to authenticate a request (cached hits are ~1 µs; first-seen tokens pay a verify)',
+    'Time to authenticate a request, one check in 16 sampled (cached hits are ~1 µs; first-seen tokens pay a verify)',
     [],
     [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
   )

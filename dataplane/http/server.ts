@@ -19,12 +19,17 @@ import { Exchange, type ExchangeDeps } from '../proxy/exchange.ts'
 import { type ProviderRoute, routeOf } from '../proxy/providers/index.ts'
 import type { Upstream, Upstreams } from '../proxy/upstreams.ts'
 import type { KeySet } from '../sync/key-set.ts'
-import { type Context, propagatedFields, requestContext, startSpan } from '../tracing.ts'
+import { type Context, detectTracing, propagatedFields, requestContext, startSpan } from '../tracing.ts'
 import { type Dialect, PreparedError, rawErrorResponse, sendError } from './errors.ts'
 import type { OpsRoutes } from './ops.ts'
 
 /** The longest a request with an unknown `kid` waits for the JWKS fetch it started or joined. */
 const UNKNOWN_KID_WAIT_MS = 2_000
+/**
+ * One auth check in this many is timed for `agentrouter_dp_auth_check_duration_seconds` (a power
+ * of two): a clock read costs about 0.2 µs on a VM, and timing each ~0.3 µs check took two.
+ */
+const AUTH_TIMING_SAMPLE = 16
 
 export interface ServerDeps {
   auth: AuthCheck
@@ -117,9 +122,11 @@ class RequestHandler {
   readonly #exchangeDeps: ExchangeDeps
   /** Each auth refusal's response, built once in every dialect. */
   readonly #refusals = new Map<RefusalReason, PreparedError>()
+  #authChecks = 0
 
   constructor(deps: ServerDeps) {
     this.#deps = deps
+    detectTracing()
     for (const r of Object.values(AUTH_REFUSALS))
       this.#refusals.set(r.reason, new PreparedError(r.code, r.message))
     this.#exchangeDeps = {
@@ -161,11 +168,12 @@ class RequestHandler {
       return
     }
     const token = credentialOf(req.headers)
-    const trace = requestContext(req.headers)
+    const trace = requestContext(req)
     const span = startSpan('dataplane.auth', trace)
-    const startedAt = performance.now()
+    const timed = (++this.#authChecks & (AUTH_TIMING_SAMPLE - 1)) === 0
+    const startedAt = timed ? performance.now() : 0
     const outcome = this.#deps.auth.check(token)
-    this.#deps.metrics.authDuration.observe((performance.now() - startedAt) / 1000)
+    if (timed) this.#deps.metrics.authDuration.observe((performance.now() - startedAt) / 1000)
     span.end()
     this.#authorized(req, res, route, upstream, trace, token, outcome, false)
   }
