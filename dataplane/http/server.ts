@@ -167,7 +167,7 @@ class RequestHandler {
       sendError(res, refused, route.dialect)
       return
     }
-    const token = credentialOf(req.rawHeaders)
+    const token = credentialOf(req.headers)
     const trace = requestContext(req)
     const span = startSpan('dataplane.auth', trace)
     const timed = (++this.#authChecks & (AUTH_TIMING_SAMPLE - 1)) === 0

@@ -18,14 +18,7 @@ import { type PreparedError, sendError } from '../http/errors.ts'
 import type { DataplaneMetrics } from '../metrics.ts'
 import { type Context, injectTrace, type Span, startSpan } from '../tracing.ts'
 import type { BodyBudget } from './body-budget.ts'
-import {
-  connectionListed,
-  downstreamHeaders,
-  hasContentLength,
-  rawHeader,
-  rawHeaderList,
-  upstreamHeaders,
-} from './headers.ts'
+import { connectionListed, downstreamHeaders, hasContentLength, upstreamHeaders } from './headers.ts'
 import { bufferedErrorHeaders, type ErrorBodyMasker, maskError, withheldBody } from './key-echo.ts'
 import type { ProviderRoute } from './providers/index.ts'
 import { upstreamError } from './upstream-errors.ts'
@@ -93,7 +86,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Starts reading the body; forwards once the body and the key are both there. */
   start(key: ProviderKey | Promise<ProviderKey>): void {
     const req = this.#req
-    const declared = Number(rawHeader(req.rawHeaders, 'content-length'))
+    const declared = Number(req.headers['content-length'])
     if (declared > this.#deps.bodyLimitBytes) {
       this.#tooLarge()
       return
@@ -228,7 +221,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const body =
       chunks.length === 0 ? null : chunks.length === 1 ? chunks[0]! : (chunks as unknown as Uint8Array)
     const traceFields = this.#deps.traceFields
-    let drop: ReadonlySet<string> | undefined = connectionListed(rawHeaderList(req.rawHeaders, 'connection'))
+    let drop: ReadonlySet<string> | undefined = connectionListed(req.headers.connection)
     if (traceFields) drop = drop ? new Set([...drop, ...traceFields]) : traceFields
     const headers = upstreamHeaders(
       req.rawHeaders,

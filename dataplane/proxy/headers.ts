@@ -56,30 +56,6 @@ export function upstreamHeaders(
   return out
 }
 
-/**
- * A request header's value from node's raw `[name, value, …]` array by its lower-case name: the
- * first, as node keeps for `authorization` and `content-length`. Reading `req.headers` instead
- * would build the whole header object on every request (about 1 % of the dataplane's CPU).
- */
-export function rawHeader(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const n = raw[i]!
-    if (n.length === name.length && (n === name || n.toLowerCase() === name)) return raw[i + 1]
-  }
-  return undefined
-}
-
-/** Every value of a header that may repeat (`Connection`), joined with `, ` as node joins them. */
-export function rawHeaderList(raw: readonly string[], name: string): string | undefined {
-  let out: string | undefined
-  for (let i = 0; i < raw.length; i += 2) {
-    const n = raw[i]!
-    if (n.length === name.length && (n === name || n.toLowerCase() === name))
-      out = out === undefined ? raw[i + 1] : `${out}, ${raw[i + 1]}`
-  }
-  return out
-}
-
 /** The header names a `Connection` header lists, which are hop-by-hop too. */
 export function connectionListed(connection: string | undefined): Set<string> | undefined {
   // Nearly every request says just one of these: no list to parse.
