@@ -243,7 +243,7 @@ export async function startControlPlane(
   })
   const extraRoutes: RouteModule[] = [secretRoutes, aiKeyRoutes, internalRoutes, kekRoutes]
   const app = buildApp(services, auth, extraRoutes, VERSION)
-  const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)
+  const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream, lastUsed)
   keyRing.on('changed', () => {
     verifier
       .setKeySet({ keys: keyRing.publishedKeys() })

@@ -72,6 +72,12 @@ export function createMetrics(deps: { dataplanes: DataplaneRegistry; revocations
         for (const [dataplane, lag] of lags) this.set({ dataplane }, lag)
       },
     }),
+    usageReports: new Counter({
+      name: 'agentrouter_cp_dataplane_usage_reports_total',
+      help: "Dataplanes' key-usage reports (last_used_at) received on the stream, by outcome (accepted, not_a_dataplane, too_frequent, invalid)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     secretValueReads: new Counter({
       name: 'agentrouter_cp_secret_value_reads_total',
       help: 'Plaintext reads of secrets, by outcome',

@@ -16,6 +16,7 @@ import type { Logger } from '../shared/logger.ts'
 import { formatMicros, parseMicros } from '../shared/time.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AuthCheck } from './auth/auth-check.ts'
+import { KeyUsage } from './auth/key-usage.ts'
 import { RevocationSet } from './auth/revocation-set.ts'
 import { ProviderKeyCache } from './byok/provider-key-cache.ts'
 import type { DataplaneConfig } from './config.ts'
@@ -29,11 +30,14 @@ import { KeySet } from './sync/key-set.ts'
 import { RevocationJournal } from './sync/revocation-journal.ts'
 import { RevocationSync } from './sync/revocation-sync.ts'
 import { SnapshotFile, SnapshotWriter } from './sync/snapshot-file.ts'
+import { UsageReporter } from './sync/usage-reporter.ts'
 
 /** The control plane signs with RS256; nothing else is accepted (RFC 8725 §3.1). */
 const ALGORITHMS = ['RS256'] as const
 /** Provider-key names the revocation stream's `secret_changed` can concern. */
 const BYOK_REALM = 'byok'
+/** API keys served awaiting a usage report; a new one past this is not recorded (counted). */
+const USAGE_MAX_KEYS = 100_000
 
 export interface RunningDataplane {
   url: string
@@ -61,6 +65,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   const revocations = new RevocationSet({ leewaySec: config.tokens.clockLeewaySec })
   const upstreams = new Upstreams(config.upstreams, config.proxy)
   const bodyBudget = new BodyBudget(config.clients.maxBufferedBytes)
+  const keyUsage = new KeyUsage(USAGE_MAX_KEYS)
   let snapshotWrittenAtMs = 0
   let persistedJwks = ''
   let name = config.name ?? ''
@@ -75,6 +80,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     cachedProviderKeys: () => byok.size,
     poolStats: () => upstreams.stats(),
     bufferedBodyBytes: () => bodyBudget.used,
+    usage: () => ({ reports: usageReporter.reports, pending: keyUsage.pending, dropped: keyUsage.dropped }),
   })
 
   const snapshotFile = new SnapshotFile(config.stateDir)
@@ -154,6 +160,12 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     },
   )
 
+  const usageReporter = new UsageReporter(keyUsage, {
+    intervalMs: config.sync.usageReportIntervalMs,
+    send: (message) => sync.sendOnStream(message),
+    connected: () => sync.streamConnected,
+  })
+
   await restorePersisted(snapshotFile, journal, revocations, keys, sync, log)
 
   const readiness = (): Readiness => {
@@ -178,6 +190,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   }
   const server = createDataplaneServer({
     auth: authCheck,
+    keyUsage,
     keys,
     byok,
     upstreams,
@@ -196,6 +209,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
   name ||= `${hostname()}:${port}`
 
+  usageReporter.start()
   void sync.start().then((ok) => {
     const r = readiness()
     if (r.ready) log.info('dataplane ready', { revoked_jtis: r.revoked_jtis, cursor: r.cursor })
@@ -207,6 +221,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     url: `http://${host}:${port}`,
     name,
     async close() {
+      usageReporter.stop()
       sync.stop()
       await closeServer(server)
       await writer.flush()

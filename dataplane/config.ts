@@ -37,6 +37,8 @@ export interface DataplaneConfig {
     jwksRefreshMs: number
     jwksMinIntervalMs: number
     persistDelayMs: number
+    /** How often the keys served are reported to the control plane (`last_used_at`). */
+    usageReportIntervalMs: number
   }
   byok: { ttlMs: number; maxEntries: number }
   /** What a client may hold: time to send its request, bytes buffered across all requests. */
@@ -114,6 +116,7 @@ function parse(vars: v.Vars): DataplaneConfig {
       jwksRefreshMs: positiveDuration(vars, 'AGENTROUTER_DP_JWKS_REFRESH', 240_000),
       jwksMinIntervalMs: v.duration(vars, 'AGENTROUTER_DP_JWKS_MIN_INTERVAL', 10_000),
       persistDelayMs: v.duration(vars, 'AGENTROUTER_DP_PERSIST_DELAY', 1_000),
+      usageReportIntervalMs: usageReportInterval(vars),
     },
     byok: {
       ttlMs: positiveDuration(vars, 'AGENTROUTER_DP_BYOK_CACHE_TTL', 300_000),
@@ -174,6 +177,20 @@ function clientLimits(vars: v.Vars, bodyLimitBytes: number): DataplaneConfig['cl
     1024 ** 4,
   )
   return { headersTimeoutMs, requestTimeoutMs, maxBufferedBytes }
+}
+
+/**
+ * With a unit (a bare number would read as milliseconds, a report per few ms), and at least a
+ * second: the control plane refuses reports from one stream closer together than half that.
+ */
+function usageReportInterval(vars: v.Vars): number {
+  const name = 'AGENTROUTER_DP_USAGE_REPORT_INTERVAL'
+  const raw = vars[name]
+  if (raw !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(raw))
+    throw new v.ConfigError(name, `a unit is required, such as 2s, got "${raw}"`)
+  const ms = v.duration(vars, name, 2_000)
+  if (ms < 1_000 || ms > 3_600_000) throw new v.ConfigError(name, 'must be between 1s and 1h')
+  return ms
 }
 
 function positiveDuration(vars: v.Vars, name: string, fallbackMs: number): number {

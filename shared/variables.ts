@@ -81,6 +81,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
   AGENTROUTER_DP_JWKS_MIN_INTERVAL: 'least time between two unknown-kid refetches (default 10s)',
   AGENTROUTER_DP_PERSIST_DELAY: 'debounce of snapshot writes after a change (default 1s)',
+  AGENTROUTER_DP_USAGE_REPORT_INTERVAL:
+    'how often the keys served are reported for their last_used_at, with a unit, at least 1s (default 2s)',
   AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL:
     'how often revocations whose credential expired (plus the clock leeway) leave the set (default 10m)',
   AGENTROUTER_DP_TOKEN_CACHE_SIZE: 'verified tokens kept (default 10000)',

@@ -8,11 +8,18 @@
  * to every subscriber (a new revocation, a broadcast, the heartbeat) is serialised and framed
  * once and the same Buffer written to each socket (see frames.ts); permessage-deflate is off, as
  * a compressed frame could not be shared.
+ *
+ * A dataplane reports the API keys it served (`{"type":"usage","keys":[[jti, age_seconds], …]}`)
+ * on the same socket, at most once per its report interval: only a dataplane key's stream may,
+ * one report per `USAGE_REPORT_MIN_GAP_MS` at most, of at most `USAGE_REPORT_MAX_KEYS` well-formed
+ * key ids; anything else is refused whole and counted, and the socket stays open (its
+ * revocations matter more than a report). Accepted uses go to `LastUsed`, which writes them in
+ * its next batch.
  */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
-import { RevocationStreamQuery, type StreamServerMessage } from '../../shared/contract/tokens.ts'
+import { RevocationStreamQuery, type StreamServerMessage, UsageReport } from '../../shared/contract/tokens.ts'
 import { parseOrThrow } from '../../shared/contract/validate.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { newId } from '../../shared/ids.ts'
@@ -20,6 +27,7 @@ import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
 import { tokenFromAuthorization } from '../../shared/tokens/bearer.ts'
 import type { DataplaneRegistry } from '../dataplanes/registry.ts'
+import type { LastUsed } from '../keys/last-used.ts'
 import type { ControlPlaneMetrics } from '../metrics.ts'
 import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
 import type { RevocationRow } from '../store/revocations.ts'
@@ -35,10 +43,22 @@ const CLOSE_REVOKED = 4001
 /** The subscriber's cursor fell behind the purge horizon during its catch-up (HTTP 412's number). */
 export const CLOSE_BEHIND_HORIZON = 4412
 
+/**
+ * Reports from one stream closer together than this are refused: a dataplane reports at most once
+ * a second (its configured report interval is at least 1s), so this leaves room for timer jitter only.
+ */
+export const USAGE_REPORT_MIN_GAP_MS = 500
+
+export type UsageReportOutcome = 'accepted' | 'not_a_dataplane' | 'too_frequent' | 'invalid'
+
 interface Subscriber {
   id: string
   ws: WebSocket
   keyId: string
+  /** A dataplane key's stream: it may report key usage (an admin observer's may not). */
+  dataplane: boolean
+  /** When it last sent a usage report that was not refused as too frequent (epoch ms). */
+  usageReportedAt: number
   /** The last cursor sent. */
   sent: number
   catchingUp: boolean
@@ -66,6 +86,8 @@ export class RevocationStream {
     private readonly metrics: ControlPlaneMetrics,
     private readonly log: Logger,
     private readonly options: StreamOptions,
+    /** Where dataplanes' usage reports go; without it they are refused (`not_a_dataplane`). */
+    private readonly lastUsed?: Pick<LastUsed, 'reported'>,
   ) {
     revocations.on('appended', (row) => this.#publish(row))
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs)
@@ -115,7 +137,16 @@ export class RevocationStream {
           lastContactAt: now,
           appliedCursor: since,
         })
-        this.#connected({ id, ws, keyId: principal.claims.jti, sent: since, catchingUp: true, alive: true })
+        this.#connected({
+          id,
+          ws,
+          keyId: principal.claims.jti,
+          dataplane: principal.claims.kt === 'KEY_TYPE_DATAPLANE',
+          usageReportedAt: 0,
+          sent: since,
+          catchingUp: true,
+          alive: true,
+        })
       })
     } catch (err) {
       const apiError = toApiError(err, this.log, 'stream upgrade')
@@ -224,7 +255,23 @@ export class RevocationStream {
       const cursor = parseMicros(message.cursor)
       // Nothing past the newest revocation can have been applied: a future cursor counts as the head.
       if (cursor !== undefined) this.dataplanes.ack(sub.id, Math.min(cursor, this.revocations.head))
+    } else if (message.type === 'usage') {
+      const outcome = this.#usageReport(sub, message)
+      this.metrics.usageReports.inc({ outcome })
+      if (outcome !== 'accepted') this.log.debug('usage report refused', { dataplane: sub.id, outcome })
     }
+  }
+
+  #usageReport(sub: Subscriber, message: unknown): UsageReportOutcome {
+    if (!sub.dataplane || !this.lastUsed) return 'not_a_dataplane'
+    const now = Date.now()
+    if (now - sub.usageReportedAt < USAGE_REPORT_MIN_GAP_MS) return 'too_frequent'
+    // Counted before it is parsed: a flood of malformed reports is throttled like good ones.
+    sub.usageReportedAt = now
+    const report = UsageReport.safeParse(message)
+    if (!report.success) return 'invalid'
+    this.lastUsed.reported(report.data.keys, nowMicros())
+    return 'accepted'
   }
 
   #beat(): void {

@@ -1,6 +1,8 @@
 /**
  * @module Records when each API key was last used without a write per request: uses are kept in
- * memory and written in one transaction every few seconds.
+ * memory and written in one transaction every few seconds. Uses come from the control plane's own
+ * requests and from the dataplanes' usage reports (see http/stream.ts), each a batch of keys with
+ * how long ago they were used. An id that names no key changes nothing: the write is an UPDATE.
  */
 import type { CredentialStore } from '../store/credentials.ts'
 
@@ -16,8 +18,17 @@ export class LastUsed {
     this.#timer.unref()
   }
 
+  /** The latest use of a key is kept: a report may carry an older use than one already seen. */
   touch(keyId: string, atMicros: number): void {
-    this.#pending.set(keyId, atMicros)
+    if ((this.#pending.get(keyId) ?? 0) < atMicros) this.#pending.set(keyId, atMicros)
+  }
+
+  /** A dataplane's report, received at `receivedAtMicros`: each key used `ageSeconds` before it. */
+  reported(
+    keys: ReadonlyArray<readonly [keyId: string, ageSeconds: number]>,
+    receivedAtMicros: number,
+  ): void {
+    for (const [keyId, ageSeconds] of keys) this.touch(keyId, receivedAtMicros - ageSeconds * 1_000_000)
   }
 
   /** Writes the uses seen since the last flush; a failed write (database away) is retried next time. */

@@ -65,6 +65,8 @@ export interface ProviderKeyCacheOptions {
 
 /** Errors of the control plane that mean "not reachable right now", when a stale key may serve. */
 const TRANSIENT = new Set(['unavailable', 'deadline_exceeded', 'internal'])
+/** lru-cache allocates an options object per `get` unless one is passed. */
+const GET_OPTIONS = {}
 
 export class ProviderKeyCache {
   readonly #resolve: ResolveProviderKey
@@ -114,7 +116,7 @@ export class ProviderKeyCache {
       selectedProject === undefined
         ? this.#cacheKey(claims, provider)
         : `${selectedProject} ${claims.sub} ${provider}`
-    const entry = this.#entries.get(cacheKey)
+    const entry = this.#entries.get(cacheKey, GET_OPTIONS)
     if (entry !== undefined && nowMs - entry.fetchedAtMs < this.#ttlMs) {
       this.#observe('hit')
       return entry

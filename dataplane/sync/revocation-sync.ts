@@ -23,7 +23,7 @@
  * bound counts from the last such confirmation.
  */
 import type { Client } from '../../shared/client/index.ts'
-import type { Revocation, StreamServerMessage } from '../../shared/contract/tokens.ts'
+import type { Revocation, StreamClientMessage, StreamServerMessage } from '../../shared/contract/tokens.ts'
 import { ApiError } from '../../shared/errors.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, parseMicros } from '../../shared/time.ts'
@@ -164,6 +164,11 @@ export class RevocationSync {
 
   get streamConnected(): boolean {
     return this.#stream.connected
+  }
+
+  /** Sends a message of the dataplane's own on the stream; false when it is not connected. */
+  sendOnStream(message: StreamClientMessage): boolean {
+    return this.#stream.send(JSON.stringify(message))
   }
 
   /**

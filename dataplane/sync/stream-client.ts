@@ -86,6 +86,14 @@ export class StreamClient {
     this.#connect()
   }
 
+  /** Sends a message on the open connection; false (nothing sent) when not connected. */
+  send(text: string): boolean {
+    const ws = this.#ws
+    if (ws?.readyState !== WebSocket.OPEN) return false
+    ws.send(text)
+    return true
+  }
+
   /** Ends the current connection and reconnects (after a back-off), e.g. when it seems stuck. */
   reconnect(): void {
     this.#ws?.terminate()

@@ -58,5 +58,28 @@ export type StreamServerMessage =
    */
   | { type: 'membership_changed'; customer_id: string; project_id: string; user_id?: string }
 
-/** Messages a dataplane sends: the cursor it has applied. */
-export type StreamClientMessage = { type: 'ack'; cursor: string }
+/** The most keys one usage report may carry (about 40 KB, under the stream's 64 KiB frame limit). */
+export const USAGE_REPORT_MAX_KEYS = 1_000
+/** The oldest use a report may give, in seconds; a dataplane reports older ones as this old. */
+export const USAGE_REPORT_MAX_AGE_SECONDS = 86_400
+
+/**
+ * `{"type":"usage","keys":[[jti, age_seconds], …]}`: the API keys a dataplane served since its
+ * last report, each with how long ago it last did. Only a dataplane key's stream may send it.
+ */
+export const UsageReport = z.strictObject({
+  type: z.literal('usage'),
+  keys: z
+    .array(
+      z.tuple([
+        z.string().regex(/^key_[0-9A-HJKMNP-TV-Z]{26}$/, 'an API key id (key_…)'),
+        z.number().int().min(0).max(USAGE_REPORT_MAX_AGE_SECONDS),
+      ]),
+    )
+    .min(1)
+    .max(USAGE_REPORT_MAX_KEYS),
+})
+export type UsageReport = z.infer<typeof UsageReport>
+
+/** Messages a dataplane sends: the cursor it has applied, and the keys it served. */
+export type StreamClientMessage = { type: 'ack'; cursor: string } | UsageReport

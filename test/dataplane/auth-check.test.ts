@@ -98,6 +98,23 @@ describe('AuthCheck', () => {
     assert.equal(!fresh.ok && fresh.reason, 'no_keys', 'other tokens still go to the verifier')
   })
 
+  it('a token sharing a cached token’s signature end, but not the rest, is verified, not served from the cache', async () => {
+    const { k1, check, revoked } = await setup()
+    const token = await k1.sign()
+    const [header, payload, signature] = token.split('.') as [string, string, string]
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'usr_01JFORGED000000000000000000' })).toString('base64url')}.${signature}`
+    assert.equal(forged.slice(-43), token.slice(-43))
+    assert.equal(check.check(token, NOW * 1000).ok, true)
+    const outcome = check.check(forged, NOW * 1000)
+    assert.equal(!outcome.ok && outcome.reason, 'signature')
+    // A revoked token's refusal is not given to another token with its end either.
+    revoked.add(jtiOf(token), NOW + 600, NOW)
+    const other = check.check(forged, NOW * 1000)
+    assert.equal(!other.ok && other.reason, 'signature')
+    assert.equal(check.cachedTokens, 0)
+  })
+
   it('refuses a second spelling of a token (base64url has spare trailing bits) as malformed', async () => {
     const { k1, check, revoked } = await setup()
     const token = await k1.sign()
