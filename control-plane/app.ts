@@ -9,6 +9,7 @@ import { AiKeys } from './aikeys/ai-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import { PageTokens } from './crypto/page-token.ts'
 import { loadRootKey } from './crypto/root-key.ts'
+import { LocalFleet } from './dataplanes/fleet.ts'
 import { DataplaneRegistry } from './dataplanes/registry.ts'
 import { buildApp, type RouteModule } from './http/app.ts'
 import { Authenticator } from './http/authenticate.ts'
@@ -28,6 +29,7 @@ import { createMetrics } from './metrics.ts'
 import type { DevIdp } from './oidc/dev-idp.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { startLoginStatePurge } from './oidc/login-state-purge.ts'
+import { startReplication } from './replication.ts'
 import { RevocationLog } from './revocations/log.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
 import { KeyEncryptionKeys } from './secrets/keks.ts'
@@ -107,7 +109,9 @@ export async function startControlPlane(
   })
   await verifier.setKeySet({ keys: keyRing.publishedKeys() })
 
-  const revocations = await RevocationLog.open(new RevocationStore(db))
+  const revocations = await RevocationLog.open(new RevocationStore(db), undefined, {
+    follow: db.engine === 'postgres',
+  })
   const tokens = new TokenIssuer(keyRing, config.tokens)
   const pageTokens = new PageTokens(rootKey.key)
   const identities = new Identities(tenancyStore, config.oidc)
@@ -122,6 +126,10 @@ export async function startControlPlane(
   await apiKeys.forgetExpiredSecrets()
   const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs)
   const dataplanes = new DataplaneRegistry()
+  const replication = config.databaseUrl
+    ? await startReplication({ databaseUrl: config.databaseUrl, db, revocations, dataplanes, log })
+    : undefined
+  const fleet = replication?.fleet ?? new LocalFleet(dataplanes)
   const metrics = createMetrics({ dataplanes, revocations })
   revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
   const lastUsed = new LastUsed(credentials)
@@ -182,6 +190,7 @@ export async function startControlPlane(
     sessions,
     login,
     dataplanes,
+    fleet,
     metrics,
     keks,
     secrets,
@@ -234,6 +243,7 @@ export async function startControlPlane(
     adminKeyFile,
     dataplaneKeyFile,
     async close() {
+      await replication?.close()
       stream.close()
       loginStatePurge.stop()
       keyRing.close()

@@ -8,6 +8,7 @@ import type { AiKeys } from './aikeys/ai-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { PageTokens } from './crypto/page-token.ts'
 import type { RootKey } from './crypto/root-key.ts'
+import type { Fleet } from './dataplanes/fleet.ts'
 import type { DataplaneRegistry } from './dataplanes/registry.ts'
 import type { Identities } from './identity/identities.ts'
 import type { Sessions } from './identity/sessions.ts'
@@ -37,6 +38,8 @@ export interface Services {
   sessions: Sessions
   login: OidcLogin
   dataplanes: DataplaneRegistry
+  /** Every replica's dataplanes: what the admin list and `?wait=enforced` see. */
+  fleet: Fleet
   metrics: ControlPlaneMetrics
   keks: KeyEncryptionKeys
   secrets: Secrets

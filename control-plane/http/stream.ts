@@ -19,7 +19,7 @@ import { newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
 import { tokenFromAuthorization } from '../../shared/tokens/bearer.ts'
-import type { DataplaneRegistry } from '../dataplanes/registry.ts'
+import { type DataplaneRegistry, dataplaneIdFor } from '../dataplanes/registry.ts'
 import type { ControlPlaneMetrics } from '../metrics.ts'
 import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
 import type { RevocationRow } from '../store/revocations.ts'
@@ -100,10 +100,12 @@ export class RevocationStream {
       const since = parseCursor(query.since || undefined)
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const id = newId('dataplane')
+        const name = query.name || principal.claims.jti
         const now = nowMicros()
         this.dataplanes.add({
-          id,
-          name: query.name || principal.claims.jti,
+          connectionId: id,
+          id: dataplaneIdFor(name),
+          name,
           keyId: principal.claims.jti,
           remoteAddress: req.socket.remoteAddress ?? '',
           enforcing: principal.claims.kt === 'KEY_TYPE_DATAPLANE',
@@ -133,7 +135,11 @@ export class RevocationStream {
     sub.ws.on('error', (err) => this.log.debug('stream client error', { dataplane: sub.id, err }))
     this.#send(
       sub,
-      JSON.stringify({ type: 'hello', dataplane_id: sub.id, head: formatMicros(this.revocations.head) }),
+      JSON.stringify({
+        type: 'hello',
+        dataplane_id: this.dataplanes.get(sub.id)?.id ?? sub.id,
+        head: formatMicros(this.revocations.head),
+      }),
     )
     this.#catchUp(sub)
   }

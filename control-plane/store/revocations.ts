@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import type { RevocationKind } from '../../shared/contract/tokens.ts'
 import { ApiError } from '../../shared/errors.ts'
 import type { Db } from './db.ts'
+import { LOG_CHANNEL } from './notifications.ts'
 import { SqliteSql } from './sqlite.ts'
 
 export interface RevocationRow {
@@ -36,8 +37,16 @@ const SEPARATOR = ' '
 
 export class RevocationStore {
   readonly #nextCursor: string
+  readonly #insert: string
 
   constructor(readonly db: Db) {
+    const insert =
+      'INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (@jti, @kind, @revoked_at, @expires_at, @reason)'
+    this.#insert =
+      db.engine === 'postgres'
+        ? `WITH appended AS (${insert} RETURNING revoked_at)
+           SELECT pg_notify('${LOG_CHANNEL}', CAST(revoked_at AS TEXT)) FROM appended`
+        : insert
     this.#nextCursor = `UPDATE log_head SET cursor = ${db.engine === 'postgres' ? 'GREATEST' : 'MAX'}(cursor + 1, ?)
       WHERE id = 1 RETURNING cursor`
   }
@@ -53,11 +62,12 @@ export class RevocationStore {
     return row.cursor
   }
 
+  /**
+   * Appends an entry. On PostgreSQL the same statement notifies the other replicas of its cursor
+   * (`LOG_CHANNEL`): delivered when the transaction commits, never if it rolls back.
+   */
   async insert(row: RevocationRow): Promise<void> {
-    await this.db.run(
-      'INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (@jti, @kind, @revoked_at, @expires_at, @reason)',
-      row,
-    )
+    await this.db.run(this.#insert, row)
   }
 
   find(jti: string): Promise<RevocationRow | undefined> {
