@@ -3,6 +3,7 @@
  * stream. `startControlPlane` is what `main.ts` runs and what tests start in-process.
  */
 import type { AddressInfo } from 'node:net'
+import type { StreamServerMessage } from '../shared/contract/tokens.ts'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
@@ -212,11 +213,27 @@ export async function startControlPlane(
   const extraRoutes: RouteModule[] = [secretRoutes, aiKeyRoutes, internalRoutes, kekRoutes]
   const app = buildApp(services, auth, extraRoutes, VERSION)
   const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream)
+  let reloadingKeys = false
   keyRing.on('changed', () => {
+    // A change read from another replica's rotation is not announced back to the replicas.
+    if (!reloadingKeys) replication?.announce({ type: 'jwks_changed' })
     verifier
       .setKeySet({ keys: keyRing.publishedKeys() })
       .then(() => stream.broadcast({ type: 'jwks_changed' }))
       .catch((err) => log.error('reloading the verification keys failed', { err }))
+  })
+  replication?.on('event', (message) => {
+    if (message.type !== 'jwks_changed') {
+      stream.broadcast(message)
+      return
+    }
+    reloadingKeys = true
+    keyRing
+      .reload()
+      .catch((err) => log.error('reloading the signing keys failed', { err }))
+      .finally(() => {
+        reloadingKeys = false
+      })
   })
 
   const server = createControlPlaneServer(app.fetch, config.listen.host, log)
@@ -228,8 +245,13 @@ export async function startControlPlane(
     })
   })
   stream.attach(server)
-  secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
-  tenancy.on('membershipChanged', (changed) => stream.broadcast({ type: 'membership_changed', ...changed }))
+  // Told to this replica's dataplanes, and through the database to the other replicas' (PostgreSQL).
+  const everywhere = (message: StreamServerMessage) => {
+    stream.broadcast(message)
+    replication?.announce(message)
+  }
+  secrets.on('changed', (changed) => everywhere({ type: 'secret_changed', ...changed }))
+  tenancy.on('membershipChanged', (changed) => everywhere({ type: 'membership_changed', ...changed }))
   kekRotation.resumeIfInterrupted()
   const { port } = server.address() as AddressInfo
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host

@@ -9,11 +9,19 @@
 import { EventEmitter } from 'node:events'
 import pg from 'pg'
 import type { Logger } from '../../shared/logger.ts'
+import type { Db } from './db.ts'
 
 /** New log entries: the payload is the cursor of the entry, in microseconds. */
 export const LOG_CHANNEL = 'agentrouter_log'
 /** A replica published dataplane acknowledgements: the payload is its replica id. */
 export const ACKS_CHANNEL = 'agentrouter_acks'
+/** A stream event outside the log (JWKS, secret, membership changes): `{replica, message}` JSON. */
+export const EVENTS_CHANNEL = 'agentrouter_events'
+
+/** Sends a notification now (outside any transaction: after the change it announces committed). */
+export async function notify(db: Db, channel: string, payload: string): Promise<void> {
+  await db.run('SELECT pg_notify(?, ?)', [channel, payload])
+}
 
 const BACKOFF_MIN_MS = 100
 const BACKOFF_MAX_MS = 5_000

@@ -12,7 +12,7 @@ import { ApiError } from '../../shared/errors.ts'
 import { Browser } from '../support/browser.ts'
 import { LOOPBACK_REDIRECT, startControlPlane, type TestControlPlane } from '../support/control-plane.ts'
 import { startDataplane, type TestDataplane } from '../support/dataplane.ts'
-import { rejectsWith } from '../support/http.ts'
+import { decodeJwt, rejectsWith } from '../support/http.ts'
 import { chat, within } from '../support/inference.ts'
 import { pkcePair } from '../support/pkce.ts'
 import {
@@ -185,6 +185,52 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
         }
       })
     }
+  })
+
+  it('tells every replica’s dataplanes of a secret rotated on one replica, and of a signing key rotated on another', async () => {
+    const { key: aiKey } = await as(0).aikeys.register(
+      customerId,
+      projectId,
+      'openai',
+      'rotating',
+      'sk-before',
+      true,
+    )
+    const { secret } = await as(0).me.issueKey('rotations')
+    for (const dp of dps) {
+      assert.equal((await chat(dp.url, secret)).status, 200)
+      assert.equal(upstream.requests.at(-1)!.headers.authorization, 'Bearer sk-before', dp.name)
+    }
+    await admin(2).secret.rotateSecret({ name: aiKey.id, realm: 'byok', newValue: 'sk-after' })
+    for (const dp of dps) {
+      await within(
+        2_000,
+        async () => {
+          await chat(dp.url, secret)
+          return upstream.requests.at(-1)!.headers.authorization === 'Bearer sk-after'
+        },
+        `${dp.name} injects the rotated value`,
+      )
+    }
+
+    const rotated = await admin(1).admin.rotateSigningKey({ activateAfterMs: 0 })
+    // The other replicas sign with it, and every replica and dataplane verifies it.
+    for (const i of [0, 2]) {
+      await within(
+        2_000,
+        async () => {
+          const { secret: fresh } = await as(i).me.issueKey(`signed on ${i}`)
+          return decodeJwt(fresh).header.kid === rotated.kid
+        },
+        `replica ${i} signs with the new key`,
+      )
+    }
+    const { secret: fresh } = await as(0).me.issueKey('new key everywhere')
+    for (const i of [0, 1, 2]) {
+      const me = await new Client({ baseUrl: cps[i]!.url, apiKey: fresh }).me.get()
+      assert.ok(me.identity.id)
+    }
+    for (const dp of dps) assert.equal((await chat(dp.url, fresh)).status, 200, dp.name)
   })
 
   it('pages back 150 concurrent revocations over the three replicas from each, limit=7: none missing, none repeated, in order', async () => {
