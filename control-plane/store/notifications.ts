@@ -25,6 +25,12 @@ export async function notify(db: Db, channel: string, payload: string): Promise<
 
 const BACKOFF_MIN_MS = 100
 const BACKOFF_MAX_MS = 5_000
+/**
+ * A LISTEN connection is idle: a link that died without a reset would look alive for as long as
+ * TCP keepalive takes (minutes). A query this often, answered within the timeout, proves it.
+ */
+const PING_EVERY_MS = 10_000
+const PING_TIMEOUT_MS = 5_000
 
 export interface ListenerOptions {
   connectionString: string
@@ -42,6 +48,7 @@ export class PostgresListener extends EventEmitter<{
   #closed = false
   #failures = 0
   #timer: NodeJS.Timeout | undefined
+  #ping: NodeJS.Timeout | undefined
   #listening = false
 
   constructor(options: ListenerOptions) {
@@ -74,6 +81,7 @@ export class PostgresListener extends EventEmitter<{
       if (lost) return
       lost = true
       this.#listening = false
+      clearInterval(this.#ping)
       client.removeAllListeners('notification')
       client.end().catch(() => {})
       if (this.#closed) return
@@ -103,6 +111,21 @@ export class PostgresListener extends EventEmitter<{
     if (lost || this.#closed) return
     this.#failures = 0
     this.#listening = true
+    clearInterval(this.#ping)
+    this.#ping = setInterval(() => {
+      const silent = setTimeout(
+        () => onLost(new Error('the notification connection stopped answering')),
+        PING_TIMEOUT_MS,
+      )
+      client.query('SELECT 1').then(
+        () => clearTimeout(silent),
+        (err: Error) => {
+          clearTimeout(silent)
+          onLost(err)
+        },
+      )
+    }, PING_EVERY_MS)
+    this.#ping.unref()
     this.#options.log.info('listening for database notifications', { channels: this.#options.channels })
     this.emit('listening')
   }
@@ -118,6 +141,7 @@ export class PostgresListener extends EventEmitter<{
     this.#closed = true
     this.#listening = false
     clearTimeout(this.#timer)
+    clearInterval(this.#ping)
     await this.#client?.end().catch(() => {})
   }
 }
