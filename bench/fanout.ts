@@ -243,7 +243,9 @@ async function benchFanOutReplicas(report: Report, budget: Budget): Promise<void
     )
 
     for (const replica of replicas) {
-      dataplanes.push(await startBenchDataplane(replica, 'http://127.0.0.1:9', cores?.load))
+      // Only the replica that bootstrapped wrote the dataplane key file.
+      const withKey = { ...replica, dataplaneKey: first.dataplaneKey }
+      dataplanes.push(await startBenchDataplane(withKey, 'http://127.0.0.1:9', cores?.load))
     }
     const waits: number[] = []
     for (let r = -1; r < (budget.quick ? 3 : 20); r++) {
