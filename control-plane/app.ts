@@ -132,7 +132,8 @@ export async function startControlPlane(
     : undefined
   const fleet = replication?.fleet ?? new LocalFleet(dataplanes)
   const metrics = createMetrics({ dataplanes, revocations })
-  revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
+  // Each replica counts what it wrote: the fleet's total is the sum.
+  revocations.on('created', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore)
   const keks = new KeyEncryptionKeys(new KekStore(db), rootKey.key, log)

@@ -52,7 +52,12 @@ export interface RevocationLogOptions {
   follow?: boolean
 }
 
-export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
+export class RevocationLog extends EventEmitter<{
+  /** An entry in cursor order, whichever replica wrote it: what the stream pushes. */
+  appended: [RevocationRow]
+  /** An entry this process wrote (its metrics). */
+  created: [RevocationRow]
+}> {
   readonly #store: RevocationStore
   readonly #revoked = new Set<string>()
   #head: number
@@ -132,6 +137,7 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow] }> {
     if (created) {
       // Refused here at once; announced in cursor order by sync() when following.
       this.#revoked.add(row.jti)
+      this.emit('created', row)
       if (this.#follow) {
         this.sync().catch(() => {
           // The database went away after the commit: the next notification or poll announces it.
