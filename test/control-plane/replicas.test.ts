@@ -21,6 +21,7 @@ import {
   TEST_DATABASE_URL,
   type TestDatabase,
 } from '../support/postgres.ts'
+import { listenToStream } from '../support/stream-listener.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { startTestIdp, type TestIdp } from '../support/test-idp.ts'
 import { startUpstream, type TestUpstream } from '../support/upstream.ts'
@@ -34,13 +35,7 @@ async function startReplicas(
   env: Record<string, string>,
 ): Promise<{ replicas: TestControlPlane[]; adminKey: string; dataplaneKey: string }> {
   const replicas = await Promise.all(
-    Array.from({ length: n }, () =>
-      startControlPlane({
-        AGENTROUTER_DATABASE_URL: databaseUrl,
-        AGENTROUTER_STREAM_HEARTBEAT: '500ms',
-        ...env,
-      }),
-    ),
+    Array.from({ length: n }, () => startControlPlane({ AGENTROUTER_DATABASE_URL: databaseUrl, ...env })),
   )
   const bootstrapped = replicas.filter((r) => r.adminKey !== '')
   assert.equal(bootstrapped.length, 1, 'exactly one replica bootstrapped the database')
@@ -93,6 +88,7 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
   let cps: TestControlPlane[] = []
   let dps: TestDataplane[] = []
   let admin: (i: number) => Client
+  let adminKey = ''
   let session = ''
   let customerId = ''
   let projectId = ''
@@ -108,6 +104,7 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
     })
     cps = started.replicas
     admin = (i) => cps[i]!.client(started.adminKey)
+    adminKey = started.adminKey
     // Each dataplane starts on a different replica and knows the others to fail over to.
     dps = await Promise.all(
       [0, 1, 2].map((i) =>
@@ -230,6 +227,10 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
 
   it('pages back 150 concurrent revocations over the three replicas from each, limit=7: none missing, none repeated, in order', async () => {
     const { head_cursor: since } = await admin(0).admin.listDataplanes()
+    // An observer on each replica's stream: each must see every entry once, in cursor order.
+    const observers = await Promise.all(
+      [0, 1, 2].map((i) => listenToStream(cps[i]!.url, adminKey, `order-${i}`)),
+    )
     const keys = await Promise.all(
       Array.from({ length: 150 }, (_, n) =>
         as(n % 3)
@@ -252,6 +253,19 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
     // Every dataplane applied all of them, whichever replica it listens to.
     const last = (await admin(2).tokens.getRevocationList({ since, limit: 1000 })).revocations.at(-1)!
     for (const dp of dps) await dp.waitFor((r) => r.cursor >= last.revoked_at, 10_000)
+    for (const [i, observer] of observers.entries()) {
+      await observer.waitFor((m) => m.type === 'revocation' && m.cursor === last.revoked_at, 10_000)
+      const pushed = observer.messages.flatMap((m) =>
+        m.type === 'revocation' && m.cursor > since ? [m.revocation] : [],
+      )
+      assertStrictlyIncreasing(pushed, `pushed by replica ${i}`)
+      assert.deepEqual(
+        pushed.map((r) => r.jti),
+        reference,
+        `replica ${i} pushed every entry once, in cursor order`,
+      )
+      observer.close()
+    }
   })
 
   it('turns a concurrent create of the same name on several replicas into already_exists, never a 500', async () => {
@@ -319,6 +333,8 @@ describe('PostgreSQL cut off from the replicas', { skip: POSTGRES_SKIP }, () => 
     viaLink.host = new URL(link.url).host
     const started = await startReplicas(2, viaLink.toString(), {
       AGENTROUTER_ROOT_KEY: randomBytes(32).toString('base64'),
+      // Several heartbeats (pings the dataplanes must answer) pass while the database is away.
+      AGENTROUTER_STREAM_HEARTBEAT: '500ms',
     })
     cps = started.replicas
     admin = (i) => cps[i]!.client(started.adminKey)
