@@ -8,17 +8,19 @@
  *
  * - 1,000 subscribers on one control plane;
  * - 10,000 on one control plane (`…_1_replica`);
- * - 10,000 over three replicas: not measured until the replicas share a PostgreSQL database.
- *   `fanOut` takes a list of control-plane URLs and spreads the subscribers over them
- *   round-robin, so that run is the same call with three URLs.
+ * - 10,000 over three replicas on one PostgreSQL database (`…_3_replicas`): the same call with
+ *   three URLs, the revocation made on the first; and `DELETE ?wait=enforced` across replicas.
  */
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { TestControlPlane } from '../test/support/control-plane.ts'
+import type { TestDataplane } from '../test/support/dataplane.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan } from './lib/cpu.ts'
 import { Fleet, monotonicMs } from './lib/fanout-fleet.ts'
 import { mainThreadCpuMs } from './lib/proc.ts'
 import type { Report } from './lib/report.ts'
-import { createTenant, startBenchControlPlane, type Tenant } from './lib/stack.ts'
+import { createTenant, startBenchControlPlane, startBenchDataplane, type Tenant } from './lib/stack.ts'
 import { median, percentile } from './lib/stats.ts'
 
 /** Subscribers per child process: 10,000 take four. */
@@ -172,11 +174,99 @@ export async function benchFanOut(report: Report, budget: Budget): Promise<void>
         },
       )
     }
-    report.missing(
-      'revocation_p99_ms_10000_clients_3_replicas',
-      'not yet measured: needs the PostgreSQL replicas (fanOut with three replica URLs)',
-    )
   } finally {
     await cp.stop()
+  }
+  await benchFanOutReplicas(report, budget)
+}
+
+const REPLICAS_FIGURE = 'revocation_p99_ms_10000_clients_3_replicas'
+
+/**
+ * Three replicas on one PostgreSQL database (a fresh one, dropped after), the subscribers spread
+ * over them round-robin, the revocation made on the first: every subscriber of the other two gets
+ * it through NOTIFY and a read of the log. Then `DELETE ?wait=enforced` with one real dataplane
+ * per replica, made on the first replica: the answer waits for the other replicas' dataplanes,
+ * whose acknowledgements come back through the shared registry.
+ */
+async function benchFanOutReplicas(report: Report, budget: Budget): Promise<void> {
+  const { POSTGRES_SKIP, createTestDatabase } = await import('../test/support/postgres.ts')
+  if (POSTGRES_SKIP) {
+    report.missing(REPLICAS_FIGURE, `no PostgreSQL: ${POSTGRES_SKIP}`)
+    report.missing('revocation_delete_enforced_ms_3_replicas', `no PostgreSQL: ${POSTGRES_SKIP}`)
+    return
+  }
+  const cores = corePlan()
+  const runs = budget.quick ? 1 : 5
+  const db = await createTestDatabase()
+  const env = { AGENTROUTER_DATABASE_URL: db.url, AGENTROUTER_ROOT_KEY: randomBytes(32).toString('base64') }
+  const replicas: TestControlPlane[] = []
+  const dataplanes: TestDataplane[] = []
+  try {
+    // The first bootstraps; the others find the database ready.
+    replicas.push(await startBenchControlPlane(cores?.subject, env))
+    replicas.push(...(await Promise.all([1, 2].map(() => startBenchControlPlane(cores?.subject, env)))))
+    const [first] = replicas as [TestControlPlane]
+    const tenant = await createTenant(first, 'bench-replicas@example.com', 'sk-bench-upstream')
+    report.section('revocation fan-out over three replicas (PostgreSQL)')
+    const count = budget.quick ? 1_000 : 10_000
+    const since = (await first.admin.admin.listDataplanes()).head_cursor
+    const results = await fanOut({
+      urls: replicas.map((r) => r.url),
+      dataplaneKey: first.dataplaneKey,
+      since,
+      count,
+      runs,
+      tenant,
+      core: cores?.load,
+      cpPid: first.process.child.pid,
+    })
+    const stat = (f: (r: FanOutRun) => number) => median(results.map(f))
+    report.add(
+      REPLICAS_FIGURE,
+      stat((r) => percentile(r.latencies, 99)),
+      'ms',
+      {
+        note: `DELETE on replica 1 sent → received, ${count.toLocaleString('en')} subscribers over 3 replicas on one PostgreSQL`,
+      },
+    )
+    report.add(
+      'revocation_p50_ms_10000_clients_3_replicas',
+      stat((r) => percentile(r.latencies, 50)),
+      'ms',
+    )
+    report.add(
+      'revocation_delete_ms_10000_clients_3_replicas',
+      stat((r) => r.deleteMs),
+      'ms',
+      { note: "the DELETE's own latency on PostgreSQL" },
+    )
+
+    for (const replica of replicas) {
+      // Only the replica that bootstrapped wrote the dataplane key file.
+      const withKey = { ...replica, dataplaneKey: first.dataplaneKey }
+      dataplanes.push(await startBenchDataplane(withKey, 'http://127.0.0.1:9', cores?.load))
+    }
+    const waits: number[] = []
+    for (let r = -1; r < (budget.quick ? 3 : 20); r++) {
+      const issued = await tenant.login.client.me.issueKey('bench-enforced')
+      const t0 = monotonicMs()
+      const { enforcement } = await tenant.login.client.me.revokeKey(issued.key.id, {
+        wait: 'enforced',
+        timeoutMs: 5_000,
+      })
+      const took = monotonicMs() - t0
+      if (enforcement?.status !== 'enforced' || enforcement.enforced_by.length !== 3)
+        throw new Error(`not enforced by the three dataplanes: ${JSON.stringify(enforcement)}`)
+      if (r >= 0) waits.push(took)
+      await sleep(50)
+    }
+    report.add('revocation_delete_enforced_ms_3_replicas', median(waits), 'ms', {
+      note: 'DELETE ?wait=enforced on replica 1, one dataplane per replica (median)',
+    })
+  } finally {
+    await Promise.all(dataplanes.map((d) => d.stop()))
+    await Promise.all(replicas.map((r) => r.stop()))
+    await db.drop().catch(() => {})
   }
 }

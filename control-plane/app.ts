@@ -3,6 +3,7 @@
  * stream. `startControlPlane` is what `main.ts` runs and what tests start in-process.
  */
 import type { AddressInfo } from 'node:net'
+import type { StreamServerMessage } from '../shared/contract/tokens.ts'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
@@ -11,6 +12,7 @@ import { AuditTrail } from './audit/trail.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import { PageTokens } from './crypto/page-token.ts'
 import { loadRootKey } from './crypto/root-key.ts'
+import { LocalFleet } from './dataplanes/fleet.ts'
 import { DataplaneRegistry } from './dataplanes/registry.ts'
 import { buildApp, type RouteModule } from './http/app.ts'
 import { Authenticator } from './http/authenticate.ts'
@@ -33,6 +35,7 @@ import type { DevIdp } from './oidc/dev-idp.ts'
 import { DeviceLogin } from './oidc/device-login.ts'
 import { OidcLogin } from './oidc/login.ts'
 import { startLoginStatePurge } from './oidc/login-state-purge.ts'
+import { startReplication } from './replication.ts'
 import { RevocationLog } from './revocations/log.ts'
 import { startRevocationPurge } from './revocations/purge.ts'
 import { KekRotation } from './secrets/kek-rotation.ts'
@@ -121,7 +124,9 @@ export async function startControlPlane(
   })
   await verifier.setKeySet({ keys: keyRing.publishedKeys() })
 
-  const revocations = await RevocationLog.open(new RevocationStore(db))
+  const revocations = await RevocationLog.open(new RevocationStore(db), undefined, {
+    follow: db.engine === 'postgres',
+  })
   const tokens = new TokenIssuer(keyRing, config.tokens)
   const identities = new Identities(tenancyStore, config.oidc)
   const apiKeys = new ApiKeys(
@@ -136,8 +141,13 @@ export async function startControlPlane(
   await apiKeys.forgetExpiredSecrets()
   const sessions = new Sessions(credentials, tokens, revocations, config.tokens.sessionTtlMs, audit)
   const dataplanes = new DataplaneRegistry()
+  const replication = config.databaseUrl
+    ? await startReplication({ databaseUrl: config.databaseUrl, db, revocations, dataplanes, log })
+    : undefined
+  const fleet = replication?.fleet ?? new LocalFleet(dataplanes)
   const metrics = createMetrics({ dataplanes, revocations })
-  revocations.on('appended', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
+  // Each replica counts what it wrote: the fleet's total is the sum.
+  revocations.on('created', (row) => metrics.revocationsIssued.inc({ kind: row.kind }))
   revocations.on('purged', (n) => metrics.revocationsPurged.inc(n))
   const lastUsed = new LastUsed(credentials)
   const tenancy = new Tenancy(tenancyStore, audit)
@@ -218,6 +228,7 @@ export async function startControlPlane(
     login,
     deviceLogin,
     dataplanes,
+    fleet,
     metrics,
     keks,
     secrets,
@@ -244,11 +255,27 @@ export async function startControlPlane(
   const extraRoutes: RouteModule[] = [secretRoutes, aiKeyRoutes, internalRoutes, kekRoutes]
   const app = buildApp(services, auth, extraRoutes, VERSION)
   const stream = new RevocationStream(auth, revocations, dataplanes, metrics, log, config.stream, lastUsed)
+  let reloadingKeys = false
   keyRing.on('changed', () => {
+    // A change read from another replica's rotation is not announced back to the replicas.
+    if (!reloadingKeys) replication?.announce({ type: 'jwks_changed' })
     verifier
       .setKeySet({ keys: keyRing.publishedKeys() })
       .then(() => stream.broadcast({ type: 'jwks_changed' }))
       .catch((err) => log.error('reloading the verification keys failed', { err }))
+  })
+  replication?.on('event', (message) => {
+    if (message.type !== 'jwks_changed') {
+      stream.broadcast(message)
+      return
+    }
+    reloadingKeys = true
+    keyRing
+      .reload()
+      .catch((err) => log.error('reloading the signing keys failed', { err }))
+      .finally(() => {
+        reloadingKeys = false
+      })
   })
 
   const server = createControlPlaneServer(app.fetch, config.listen.host, log)
@@ -260,8 +287,13 @@ export async function startControlPlane(
     })
   })
   stream.attach(server)
-  secrets.on('changed', (changed) => stream.broadcast({ type: 'secret_changed', ...changed }))
-  tenancy.on('membershipChanged', (changed) => stream.broadcast({ type: 'membership_changed', ...changed }))
+  // Told to this replica's dataplanes, and through the database to the other replicas' (PostgreSQL).
+  const everywhere = (message: StreamServerMessage) => {
+    stream.broadcast(message)
+    replication?.announce(message)
+  }
+  secrets.on('changed', (changed) => everywhere({ type: 'secret_changed', ...changed }))
+  tenancy.on('membershipChanged', (changed) => everywhere({ type: 'membership_changed', ...changed }))
   kekRotation.resumeIfInterrupted()
   const { port } = server.address() as AddressInfo
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
@@ -275,6 +307,7 @@ export async function startControlPlane(
     adminKeyFile,
     dataplaneKeyFile,
     async close() {
+      await replication?.close()
       stream.close()
       loginStatePurge.stop()
       auditPurge.stop()

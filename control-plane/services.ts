@@ -10,6 +10,7 @@ import type { AuditTrail } from './audit/trail.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { PageTokens } from './crypto/page-token.ts'
 import type { RootKey } from './crypto/root-key.ts'
+import type { Fleet } from './dataplanes/fleet.ts'
 import type { DataplaneRegistry } from './dataplanes/registry.ts'
 import type { Identities } from './identity/identities.ts'
 import type { AdminListings } from './identity/listings.ts'
@@ -43,6 +44,8 @@ export interface Services {
   login: OidcLogin
   deviceLogin: DeviceLogin
   dataplanes: DataplaneRegistry
+  /** Every replica's dataplanes: what the admin list and `?wait=enforced` see. */
+  fleet: Fleet
   metrics: ControlPlaneMetrics
   keks: KeyEncryptionKeys
   secrets: Secrets

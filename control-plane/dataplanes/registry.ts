@@ -1,12 +1,37 @@
 /**
- * @module The dataplanes connected to the revocation stream: what each has acknowledged, and
- * waiting until every one of them enforces a given revocation (`?wait=enforced`).
+ * @module The dataplanes connected to this process's revocation stream: what each has
+ * acknowledged, and waiting until every one of them enforces a given revocation
+ * (`?wait=enforced`). Across replicas, `fleet.ts` adds the others' from the database.
  */
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Enforcement } from '../../shared/contract/common.ts'
+import { ID_PREFIX } from '../../shared/ids.ts'
 import { formatMicros, nowMicros } from '../../shared/time.ts'
 
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/**
+ * The id of the dataplane named `name`: derived from the name, so it is the same across its
+ * reconnects and on every replica, with no lookup (the database may be down when it connects).
+ */
+export function dataplaneIdFor(name: string): string {
+  const digest = createHash('sha256').update(name).digest()
+  let id = ''
+  for (let i = 0; i < 26; i++) {
+    const bit = i * 5
+    const byte = bit >> 3
+    const word = ((digest[byte] ?? 0) << 8) | (digest[byte + 1] ?? 0)
+    id += CROCKFORD[(word >> (11 - (bit & 7))) & 31]
+  }
+  // A ULID's first character is at most 7 (48 bits of time): keep ids well-formed.
+  return ID_PREFIX.dataplane + CROCKFORD[CROCKFORD.indexOf(id[0]!) & 7] + id.slice(1)
+}
+
 export interface ConnectedDataplane {
+  /** This connection (one dataplane may briefly hold two while it reconnects). */
+  connectionId: string
+  /** The dataplane's id, stable per name: `dataplaneIdFor(name)`. */
   id: string
   name: string
   keyId: string
@@ -19,7 +44,10 @@ export interface ConnectedDataplane {
   appliedCursor: number
 }
 
-export class DataplaneRegistry extends EventEmitter<{ acked: [ConnectedDataplane]; changed: [] }> {
+export class DataplaneRegistry extends EventEmitter<{
+  acked: [ConnectedDataplane]
+  changed: [ConnectedDataplane]
+}> {
   readonly #connected = new Map<string, ConnectedDataplane>()
 
   constructor() {
@@ -28,27 +56,32 @@ export class DataplaneRegistry extends EventEmitter<{ acked: [ConnectedDataplane
   }
 
   add(dataplane: ConnectedDataplane): void {
-    this.#connected.set(dataplane.id, dataplane)
-    this.emit('changed')
+    this.#connected.set(dataplane.connectionId, dataplane)
+    this.emit('changed', dataplane)
   }
 
-  remove(id: string): void {
-    if (this.#connected.delete(id)) this.emit('changed')
+  remove(connectionId: string): void {
+    const dp = this.#connected.get(connectionId)
+    if (dp && this.#connected.delete(connectionId)) this.emit('changed', dp)
   }
 
-  contact(id: string, at = nowMicros()): void {
-    const dp = this.#connected.get(id)
+  contact(connectionId: string, at = nowMicros()): void {
+    const dp = this.#connected.get(connectionId)
     if (dp) dp.lastContactAt = at
   }
 
-  ack(id: string, cursor: number): void {
-    const dp = this.#connected.get(id)
+  ack(connectionId: string, cursor: number): void {
+    const dp = this.#connected.get(connectionId)
     if (!dp) return
     dp.lastContactAt = nowMicros()
     if (cursor > dp.appliedCursor) {
       dp.appliedCursor = cursor
       this.emit('acked', dp)
     }
+  }
+
+  get(connectionId: string): ConnectedDataplane | undefined {
+    return this.#connected.get(connectionId)
   }
 
   list(): ConnectedDataplane[] {

@@ -26,7 +26,7 @@ import { newId } from '../../shared/ids.ts'
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros, nowMicros, parseMicros } from '../../shared/time.ts'
 import { tokenFromAuthorization } from '../../shared/tokens/bearer.ts'
-import type { DataplaneRegistry } from '../dataplanes/registry.ts'
+import { type DataplaneRegistry, dataplaneIdFor } from '../dataplanes/registry.ts'
 import type { LastUsed } from '../keys/last-used.ts'
 import type { ControlPlaneMetrics } from '../metrics.ts'
 import { parseCursor, type RevocationLog, toWire } from '../revocations/log.ts'
@@ -126,10 +126,12 @@ export class RevocationStream {
       await this.revocations.requireComplete(since)
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const id = newId('dataplane')
+        const name = query.name || principal.claims.jti
         const now = nowMicros()
         this.dataplanes.add({
-          id,
-          name: query.name || principal.claims.jti,
+          connectionId: id,
+          id: dataplaneIdFor(name),
+          name,
           keyId: principal.claims.jti,
           remoteAddress: req.socket.remoteAddress ?? '',
           enforcing: principal.claims.kt === 'KEY_TYPE_DATAPLANE',
@@ -168,7 +170,11 @@ export class RevocationStream {
     sub.ws.on('error', (err) => this.log.debug('stream client error', { dataplane: sub.id, err }))
     this.#send(
       sub,
-      JSON.stringify({ type: 'hello', dataplane_id: sub.id, head: formatMicros(this.revocations.head) }),
+      JSON.stringify({
+        type: 'hello',
+        dataplane_id: this.dataplanes.get(sub.id)?.id ?? sub.id,
+        head: formatMicros(this.revocations.head),
+      }),
     )
     this.#catchUp(sub)
   }

@@ -3,6 +3,13 @@
  * also its cursor. Strictly increasing even when many revocations share a clock tick, so that
  * `since` paging never skips or repeats an entry. It also keeps the set of revoked JTIs that the
  * control plane's own auth check consults, and announces each new entry to the stream.
+ *
+ * With several replicas on one database (`follow`), entries are announced from the log itself,
+ * never from the write that made them: `sync()` reads what was committed after the last
+ * announced cursor and announces it in cursor order, whichever replica wrote it. Called after each
+ * local write, on each notification from another replica, on each (re)LISTEN and by a safety
+ * poll. Concurrent local commits cannot come out of order that way, and a lost notification only
+ * delays an entry until the next call.
  */
 import { EventEmitter } from 'node:events'
 import type { Revocation, RevocationKind } from '../../shared/contract/tokens.ts'
@@ -51,18 +58,36 @@ export function behindHorizon(since: number, horizon: number): ApiError {
   )
 }
 
-export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; purged: [number] }> {
+/** Rows per read of `sync()`. */
+const SYNC_PAGE = 500
+
+export interface RevocationLogOptions {
+  /** Other processes write the log too: announce entries from the log (`sync()`), in cursor order. */
+  follow?: boolean
+}
+
+export class RevocationLog extends EventEmitter<{
+  /** An entry in cursor order, whichever replica wrote it: what the stream pushes. */
+  appended: [RevocationRow]
+  /** An entry this process wrote (its metrics). */
+  created: [RevocationRow]
+  /** How many entries this process purged. */
+  purged: [number]
+}> {
   readonly #store: RevocationStore
   /** Revoked JTI → when its credential expires (microseconds). */
   readonly #revoked = new Map<string, number>()
   #head: number
-
   readonly #clock: () => number
+  readonly #follow: boolean
+  #syncing: Promise<void> | undefined
+  #syncAgain = false
 
   /** `clock` (microseconds) is injectable so tests can put many revocations on one tick. */
   private constructor(
     store: RevocationStore,
     clock: () => number,
+    options: RevocationLogOptions,
     head: number,
     live: Iterable<[string, number]>,
   ) {
@@ -70,16 +95,24 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; pur
     this.setMaxListeners(0)
     this.#store = store
     this.#clock = clock
+    this.#follow = options.follow ?? false
     this.#head = head
     for (const [jti, expiresAt] of live) this.#revoked.set(jti, expiresAt)
   }
 
   /** The log over `store`, with its head and the live revoked JTIs loaded. */
-  static async open(store: RevocationStore, clock: () => number = nowMicros): Promise<RevocationLog> {
-    return new RevocationLog(store, clock, await store.head(), await store.liveJtis(clock()))
+  static async open(
+    store: RevocationStore,
+    clock: () => number = nowMicros,
+    options: RevocationLogOptions = {},
+  ): Promise<RevocationLog> {
+    return new RevocationLog(store, clock, options, await store.head(), await store.liveJtis(clock()))
   }
 
-  /** The newest cursor, in microseconds; 0 when nothing was ever revoked. */
+  /**
+   * The newest cursor announced, in microseconds; 0 when nothing was ever revoked. When following,
+   * entries committed elsewhere count once `sync()` has read them.
+   */
   get head(): number {
     return this.#head
   }
@@ -119,9 +152,17 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; pur
       return fresh
     })
     if (created) {
-      this.#head = Math.max(this.#head, row.revoked_at)
+      // Refused here at once; announced in cursor order by sync() when following.
       this.#revoked.set(row.jti, row.expires_at)
-      this.emit('appended', row)
+      this.emit('created', row)
+      if (this.#follow) {
+        this.sync().catch(() => {
+          // The database went away after the commit: the next notification or poll announces it.
+        })
+      } else {
+        this.#head = Math.max(this.#head, row.revoked_at)
+        this.emit('appended', row)
+      }
     }
     return { row, created }
   }
@@ -149,6 +190,9 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; pur
     const { jtis, horizon } = await this.#store.purgeExpired(before, limit)
     for (const jti of jtis) this.#revoked.delete(jti)
     if (jtis.length > 0) this.emit('purged', jtis.length)
+    // Following other writers, entries before the horizon that were not purged (still live) may
+    // not be announced yet: read them before the head jumps, or they would never be.
+    if (this.#follow) await this.sync()
     // The head never moves back: a reader at the head stays at or past the horizon.
     this.#head = Math.max(this.#head, horizon)
     return { purged: jtis.length, horizon }
@@ -160,6 +204,39 @@ export class RevocationLog extends EventEmitter<{ appended: [RevocationRow]; pur
    */
   forgetExpired(before: number): void {
     for (const [jti, expiresAt] of this.#revoked) if (expiresAt < before) this.#revoked.delete(jti)
+  }
+
+  /**
+   * Reads the entries committed after the head and announces them, oldest first. One read at a
+   * time: a call during a read makes that read go round once more, so nothing committed before
+   * the call is missed. Rejects when the database cannot be read (the next call resumes).
+   */
+  sync(): Promise<void> {
+    if (this.#syncing) {
+      this.#syncAgain = true
+      return this.#syncing
+    }
+    const run = async () => {
+      try {
+        do {
+          this.#syncAgain = false
+          for (;;) {
+            const rows = await this.#store.after(this.#head, SYNC_PAGE)
+            for (const row of rows) {
+              if (row.revoked_at <= this.#head) continue
+              this.#head = row.revoked_at
+              this.#revoked.set(row.jti, row.expires_at)
+              this.emit('appended', row)
+            }
+            if (rows.length < SYNC_PAGE) break
+          }
+        } while (this.#syncAgain)
+      } finally {
+        this.#syncing = undefined
+      }
+    }
+    this.#syncing = run()
+    return this.#syncing
   }
 
   /** Entries after `since` (exclusive), oldest first, at most `limit`. */

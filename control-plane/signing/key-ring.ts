@@ -133,6 +133,16 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
   }
 
+  /**
+   * Reads the keys again (another replica rotated them): emits `changed` when the published set
+   * differs from what this process had.
+   */
+  async reload(): Promise<void> {
+    const before = this.#publishedKids
+    await this.#load()
+    if (this.#publishedKids !== before) this.emit('changed')
+  }
+
   #activeRow(now: number): SigningKeyRow {
     const active = this.#rows
       .filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now))

@@ -6,7 +6,15 @@
  * times; a database that cannot be reached is the contract's `unavailable`.
  */
 import pg from 'pg'
-import { BaseSql, databaseUnavailable, type OpenTransaction, type Params, type Queryable } from './sql.ts'
+import {
+  BaseSql,
+  databaseUnavailable,
+  isDriverUniqueViolation,
+  type OpenTransaction,
+  type Params,
+  type Queryable,
+  UniqueViolation,
+} from './sql.ts'
 
 const INT8_OID = 20
 const TYPES = {
@@ -59,7 +67,8 @@ export class PostgresSql extends BaseSql {
       try {
         return await query(text, values)
       } catch (err) {
-        throw isConnectionError(err) ? databaseUnavailable(err) : err
+        if (isConnectionError(err)) throw databaseUnavailable(err)
+        throw isDriverUniqueViolation(err) ? new UniqueViolation(err) : err
       }
     }
     return {

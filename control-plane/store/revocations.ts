@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import type { PoolClient } from 'pg'
 import type { RevocationKind } from '../../shared/contract/tokens.ts'
 import type { Db } from './db.ts'
+import { LOG_CHANNEL } from './notifications.ts'
 import type { PostgresSql } from './postgres.ts'
 import { databaseUnavailable } from './sql.ts'
 import { SqliteSql } from './sqlite.ts'
@@ -57,9 +58,17 @@ export class RevocationStore {
   readonly #snapshotQueue: Array<() => void> = []
   /** The newest entry's cursor, or the horizon when that is newer; and the entry count. */
   readonly #headAndCount: string
+  readonly #insert: string
 
   constructor(readonly db: Db) {
     const greatest = db.engine === 'postgres' ? 'GREATEST' : 'MAX'
+    const insert =
+      'INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (@jti, @kind, @revoked_at, @expires_at, @reason)'
+    this.#insert =
+      db.engine === 'postgres'
+        ? `WITH appended AS (${insert} RETURNING revoked_at)
+           SELECT pg_notify('${LOG_CHANNEL}', CAST(revoked_at AS TEXT)) FROM appended`
+        : insert
     this.#nextCursor = `UPDATE log_head SET cursor = ${greatest}(cursor + 1, ?)
       WHERE id = 1 RETURNING cursor`
     this.#headAndCount = `SELECT ${greatest}((${HORIZON}), COALESCE(MAX(revoked_at), 0)) AS head, COUNT(*) AS count
@@ -77,11 +86,12 @@ export class RevocationStore {
     return row.cursor
   }
 
+  /**
+   * Appends an entry. On PostgreSQL the same statement notifies the other replicas of its cursor
+   * (`LOG_CHANNEL`): delivered when the transaction commits, never if it rolls back.
+   */
   async insert(row: RevocationRow): Promise<void> {
-    await this.db.run(
-      'INSERT INTO revocations (jti, kind, revoked_at, expires_at, reason) VALUES (@jti, @kind, @revoked_at, @expires_at, @reason)',
-      row,
-    )
+    await this.db.run(this.#insert, row)
   }
 
   find(jti: string): Promise<RevocationRow | undefined> {

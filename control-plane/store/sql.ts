@@ -147,8 +147,25 @@ export function databaseUnavailable(cause: unknown): ApiError {
   return err
 }
 
-/** Whether an insert failed on a unique constraint, on either engine. */
-export function isUniqueViolation(err: unknown): boolean {
+/**
+ * A write refused by a unique constraint: the contract's `already_exists` (typically two replicas
+ * creating the same thing at once; the second one to commit gets this). The engines throw it in
+ * place of the driver's error, which stays as `cause` (its detail names values: never shown).
+ */
+export class UniqueViolation extends ApiError {
+  constructor(cause: unknown) {
+    super('already_exists', 'it already exists: created by a concurrent request')
+    ;(this as Error & { cause?: unknown }).cause = cause
+  }
+}
+
+/** Whether a driver error is a unique-constraint failure, on either engine. */
+export function isDriverUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
+}
+
+/** Whether an insert failed on a unique constraint, on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof UniqueViolation || isDriverUniqueViolation(err)
 }

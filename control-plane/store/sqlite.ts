@@ -7,7 +7,14 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BaseSql, type OpenTransaction, type Params, type Queryable } from './sql.ts'
+import {
+  BaseSql,
+  isDriverUniqueViolation,
+  type OpenTransaction,
+  type Params,
+  type Queryable,
+  UniqueViolation,
+} from './sql.ts'
 
 export class SqliteSql extends BaseSql {
   readonly engine = 'sqlite' as const
@@ -46,9 +53,13 @@ export class SqliteSql extends BaseSql {
       stmt = this.#db.prepare(sql)
       this.#statements.set(sql, stmt)
     }
-    if (params === undefined) return stmt[method]()
-    if (Array.isArray(params)) return stmt[method](...params)
-    return stmt[method](params)
+    try {
+      if (params === undefined) return stmt[method]()
+      if (Array.isArray(params)) return stmt[method](...params)
+      return stmt[method](params)
+    } catch (err) {
+      throw isDriverUniqueViolation(err) ? new UniqueViolation(err) : err
+    }
   }
 
   protected async outside<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {

@@ -93,6 +93,15 @@ export const Dataplane = z.object({
   name: z.string(),
   key_id: z.string(),
   remote_address: z.string(),
+  connected: z
+    .boolean()
+    .describe(
+      'Connected now; a disconnected one is listed with its last contact until it returns or ages out',
+    ),
+  replica_id: z
+    .string()
+    .optional()
+    .describe('The control-plane replica it is (or was last) connected to; absent on a single control plane'),
   connected_at: Timestamp,
   last_contact_at: Timestamp,
   applied_cursor: z.string(),

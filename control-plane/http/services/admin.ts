@@ -108,13 +108,15 @@ export function adminRoutes(router: Router, s: Services): void {
     const now = Date.now()
     const head = s.revocations.head
     const dataplanes = []
-    for (const dp of s.dataplanes.list()) {
+    for (const dp of await s.fleet.list()) {
       const oldest = await s.revocations.oldestAfter(dp.appliedCursor)
       dataplanes.push({
         id: dp.id,
         name: dp.name,
         key_id: dp.keyId,
         remote_address: dp.remoteAddress,
+        connected: dp.connected,
+        ...(dp.replicaId ? { replica_id: dp.replicaId } : {}),
         connected_at: formatMicros(dp.connectedAt),
         last_contact_at: formatMicros(dp.lastContactAt),
         applied_cursor: formatMicros(dp.appliedCursor),
