@@ -3,6 +3,7 @@
  * stream. `startControlPlane` is what `main.ts` runs and what tests start in-process.
  */
 import type { AddressInfo } from 'node:net'
+import { InFlightRequests, logDrain } from '../shared/drain.ts'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
@@ -211,6 +212,7 @@ export async function startControlPlane(
   })
 
   const server = createControlPlaneServer(app.fetch, config.listen.host, log)
+  const inFlight = new InFlightRequests(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => {
@@ -237,10 +239,9 @@ export async function startControlPlane(
       stream.close()
       loginStatePurge.stop()
       keyRing.close()
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections?.()
-        server.close(() => resolve())
-      })
+      // The revocation stream closed at once (dataplanes reconnect, to another replica if any);
+      // requests in flight finish.
+      logDrain(log, await inFlight.drain(config.drainTimeoutMs), config.drainTimeoutMs)
       await devIdp?.close()
       await kekRotation.settled()
       await lastUsed.close()

@@ -16,6 +16,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_DATABASE_URL:
     'postgres://… to keep all state in PostgreSQL (replicas share it; needs a configured root key); default: SQLite in the data dir',
   AGENTROUTER_CP_LISTEN: 'address to listen on (default 127.0.0.1:8080)',
+  AGENTROUTER_DRAIN_TIMEOUT:
+    'on SIGTERM/SIGINT, how long requests in flight may finish before they are cut (default 30s)',
   AGENTROUTER_PUBLIC_URL: 'how clients reach the control plane, used in URLs it hands out (default: none)',
   AGENTROUTER_ALLOWED_ORIGINS:
     'comma-separated origins (scheme://host[:port]) whose pages may call with the session cookie, besides its own (default: none)',
@@ -65,6 +67,8 @@ export interface ControlPlaneConfig {
   /** `postgres://…`: every replica's state in PostgreSQL. Absent: SQLite in `dataDir`. */
   databaseUrl: string | undefined
   listen: v.ListenAddress
+  /** On shutdown, how long requests in flight may finish. */
+  drainTimeoutMs: number
   /** How clients reach this control plane; used in URLs it hands out. */
   publicUrl: string | undefined
   /** Origins besides its own whose cookie-authenticated requests are accepted (serialised, `scheme://host[:port]`). */
@@ -119,6 +123,7 @@ export function loadControlPlaneConfig(vars: v.Vars = v.collectVars()): ControlP
     dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
     databaseUrl,
     listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
+    drainTimeoutMs: v.duration(vars, 'AGENTROUTER_DRAIN_TIMEOUT', 30_000),
     publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
     allowedOrigins: parseOrigins(vars),
     logLevel,

@@ -51,6 +51,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_EXTRA_PATHS:
     'provider:prefix entries, comma-separated, forwarded beyond the inference API (e.g. openai:fine_tuning)',
   AGENTROUTER_DP_CONTROL_PLANE_TIMEOUT: 'timeout of each call to the control plane (default 10s)',
+  AGENTROUTER_DRAIN_TIMEOUT:
+    'on SIGTERM/SIGINT, how long requests in flight (streams) may finish before they are cut (default 30s)',
 } as const
 
 export interface DataplaneConfig {
@@ -61,6 +63,8 @@ export interface DataplaneConfig {
   /** Undefined: `<hostname>:<port>` once listening. */
   name: string | undefined
   logLevel: LogLevel
+  /** On shutdown, how long requests in flight may finish. */
+  drainTimeoutMs: number
   /** `urls`: one or more (in order of preference); `url` is the first. */
   controlPlane: { url: string; urls: string[]; key: string; timeoutMs: number }
   upstreams: { openai: string; anthropic: string }
@@ -105,6 +109,7 @@ export function loadDataplaneConfig(vars: v.Vars = v.collectVars()): DataplaneCo
     listen: v.listen(vars, 'AGENTROUTER_DP_LISTEN', '127.0.0.1:8081'),
     name,
     logLevel,
+    drainTimeoutMs: v.duration(vars, 'AGENTROUTER_DRAIN_TIMEOUT', 30_000),
     controlPlane: {
       url: controlPlaneUrls[0]!,
       urls: controlPlaneUrls,
