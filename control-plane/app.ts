@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { StreamServerMessage } from '../shared/contract/tokens.ts'
+import { InFlightRequests, logDrain } from '../shared/drain.ts'
 import { createLogger, type Logger } from '../shared/logger.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
 import { AiKeys } from './aikeys/ai-keys.ts'
@@ -279,6 +280,7 @@ export async function startControlPlane(
   })
 
   const server = createControlPlaneServer(app.fetch, config.listen.host, log)
+  const inFlight = new InFlightRequests(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => {
@@ -313,10 +315,9 @@ export async function startControlPlane(
       auditPurge.stop()
       revocationPurge.stop()
       keyRing.close()
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections?.()
-        server.close(() => resolve())
-      })
+      // The revocation stream closed at once (dataplanes reconnect, to another replica if any);
+      // requests in flight finish.
+      logDrain(log, await inFlight.drain(config.drainTimeoutMs), config.drainTimeoutMs)
       await devIdp?.close()
       await kekRotation.settled()
       await lastUsed.close()

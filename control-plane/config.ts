@@ -21,6 +21,8 @@ export interface ControlPlaneConfig {
   /** `postgres://…`: every replica's state in PostgreSQL. Absent: SQLite in `dataDir`. */
   databaseUrl: string | undefined
   listen: v.ListenAddress
+  /** On shutdown, how long requests in flight may finish. */
+  drainTimeoutMs: number
   /** How clients reach this control plane; used in URLs it hands out. */
   publicUrl: string | undefined
   /** Origins besides its own whose cookie-authenticated requests are accepted (serialised, `scheme://host[:port]`). */
@@ -98,6 +100,7 @@ function parse(vars: v.Vars): ControlPlaneConfig {
     dataDir: resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data')),
     databaseUrl,
     listen: v.listen(vars, 'AGENTROUTER_CP_LISTEN', '127.0.0.1:8080'),
+    drainTimeoutMs: v.duration(vars, 'AGENTROUTER_DRAIN_TIMEOUT', 30_000),
     publicUrl: vars.AGENTROUTER_PUBLIC_URL ? v.url(vars, 'AGENTROUTER_PUBLIC_URL', '') : undefined,
     allowedOrigins: v.guard(vars, () => parseOrigins(vars), []),
     logLevel,

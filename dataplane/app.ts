@@ -8,10 +8,10 @@
  * dataplane acknowledged), the server listens at once (answering `unavailable` until keys and a
  * snapshot are loaded: `/readyz` says when), and the sync with the control plane runs behind it.
  */
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { Client } from '../shared/client/index.ts'
+import { InFlightRequests, logDrain } from '../shared/drain.ts'
 import type { Logger } from '../shared/logger.ts'
 import { formatMicros, parseMicros } from '../shared/time.ts'
 import { TokenVerifier } from '../shared/tokens/verifier.ts'
@@ -201,6 +201,7 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     headersTimeoutMs: config.clients.headersTimeoutMs,
     requestTimeoutMs: config.clients.requestTimeoutMs,
   })
+  const inFlight = new InFlightRequests(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => resolve())
@@ -221,9 +222,10 @@ export async function startDataplane(config: DataplaneConfig, log: Logger): Prom
     url: `http://${host}:${port}`,
     name,
     async close() {
+      // Revocations keep applying while streams finish: the sync stops after the drain.
+      logDrain(log, await inFlight.drain(config.drainTimeoutMs), config.drainTimeoutMs)
       usageReporter.stop()
       sync.stop()
-      await closeServer(server)
       await writer.flush()
       await journal.close()
       await upstreams.close()
@@ -282,12 +284,4 @@ async function restorePersisted(
   if (!snapshot) return
   if (snapshot.jwks) await keys.load(snapshot.jwks)
   sync.restore(cursor, snapshot.syncedAtMs)
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-    setTimeout(() => server.closeAllConnections(), 5_000).unref()
-  })
 }

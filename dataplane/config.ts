@@ -23,6 +23,8 @@ export interface DataplaneConfig {
   /** Undefined: `<hostname>:<port>` once listening. */
   name: string | undefined
   logLevel: LogLevel
+  /** On shutdown, how long requests in flight may finish. */
+  drainTimeoutMs: number
   /** `urls`: one or more (in order of preference); `url` is the first. */
   controlPlane: { url: string; urls: string[]; key: string; timeoutMs: number }
   upstreams: { openai: string; anthropic: string }
@@ -90,6 +92,7 @@ function parse(vars: v.Vars): DataplaneConfig {
     listen: v.listen(vars, 'AGENTROUTER_DP_LISTEN', '127.0.0.1:8081'),
     name,
     logLevel,
+    drainTimeoutMs: v.duration(vars, 'AGENTROUTER_DRAIN_TIMEOUT', 30_000),
     controlPlane: {
       url: controlPlaneUrls[0]!,
       urls: controlPlaneUrls,

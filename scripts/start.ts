@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { helpText } from '../shared/component.ts'
-import { HELP_FLAGS } from '../shared/config.ts'
+import { duration, HELP_FLAGS } from '../shared/config.ts'
 import { CONTROL_PLANE_VARIABLES, DATAPLANE_VARIABLES } from '../shared/variables.ts'
 
 const root = new URL('../', import.meta.url).pathname
@@ -54,12 +54,21 @@ function launch(entry: string, env: NodeJS.ProcessEnv, ready: string): Promise<R
   })
 }
 
+/** The children drain requests in flight this long on shutdown; this launcher waits a bit more. */
+function drainTimeoutMs(): number {
+  try {
+    return duration(process.env, 'AGENTROUTER_DRAIN_TIMEOUT', 30_000)
+  } catch {
+    return 30_000 // the children refuse the value themselves
+  }
+}
+
 let stopping = false
 function shutdown(code: number): void {
   if (stopping) return
   stopping = true
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
-  setTimeout(() => process.exit(code), 3_000).unref()
+  setTimeout(() => process.exit(code), drainTimeoutMs() + 10_000).unref()
   Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null))).then(
     () => process.exit(code),
   )
@@ -79,17 +88,25 @@ const dp = await launch(
   },
   'dataplane listening',
 )
+const adminKeyFile = cp.bootstrap_admin_key_file as string
 process.stdout.write(
   [
     '',
     'AgentRouter is running:',
     `  control plane   ${cp.url}   (OpenAPI: ${cp.url}/openapi.json)`,
-    `  dataplane       ${dp.url}   (OpenAI: ${dp.url}/openai/v1, Anthropic: ${dp.url}/anthropic/v1)`,
+    `  dataplane       ${dp.url}`,
+    `    OpenAI SDK    baseURL ${dp.url}/openai/v1`,
+    `    Anthropic SDK baseURL ${dp.url}/anthropic`,
     cp.dev_idp ? `  development IdP ${cp.dev_idp}   (any login, any password)` : undefined,
-    `  admin key file  ${cp.bootstrap_admin_key_file}`,
+    `  admin key file  ${adminKeyFile}`,
     '',
+    'Next (README, Quick start), in a second terminal:',
     `  export AGENTROUTER_BASE_URL=${cp.url}`,
-    `  export AGENTROUTER_API_KEY=$(cat ${cp.bootstrap_admin_key_file})`,
+    '  npx tare api login',
+    // Exported, the admin key would take precedence over the session `tare api login` stores.
+    'Admin commands take the bootstrap key for that one command, not exported:',
+    `  AGENTROUTER_API_KEY=$(cat ${adminKeyFile}) npx tare api admin …`,
+    `Ctrl-C stops both; streams in flight get ${drainTimeoutMs() / 1000}s to finish (AGENTROUTER_DRAIN_TIMEOUT).`,
     '',
   ]
     .filter((l) => l !== undefined)

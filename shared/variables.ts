@@ -51,6 +51,8 @@ export const CONTROL_PLANE_VARIABLES = {
   AGENTROUTER_STREAM_MAX_BUFFER_BYTES: 'a stream subscriber further behind is disconnected (default 8 MiB)',
   AGENTROUTER_ENFORCE_TIMEOUT: 'default bound of ?wait=enforced (default 5s)',
   AGENTROUTER_SECRET_ROTATION_GRACE: 'how long a rotated secret version stays decryptable (default 24h)',
+  AGENTROUTER_DRAIN_TIMEOUT:
+    'on SIGTERM/SIGINT, how long requests in flight may finish before they are cut (default 30s)',
   AGENTROUTER_AUDIT_RETENTION: 'how long audit records are kept; a unit is required (default 90d)',
   AGENTROUTER_REVOCATION_PURGE_INTERVAL:
     'how often expired revocations are purged from the log (default 10m)',
@@ -81,6 +83,8 @@ export const DATAPLANE_VARIABLES = {
   AGENTROUTER_DP_JWKS_REFRESH: 'background JWKS refresh period, under its max-age (default 4m)',
   AGENTROUTER_DP_JWKS_MIN_INTERVAL: 'least time between two unknown-kid refetches (default 10s)',
   AGENTROUTER_DP_PERSIST_DELAY: 'debounce of snapshot writes after a change (default 1s)',
+  AGENTROUTER_DRAIN_TIMEOUT:
+    'on SIGTERM/SIGINT, how long requests in flight (streams) may finish before they are cut (default 30s)',
   AGENTROUTER_DP_USAGE_REPORT_INTERVAL:
     'how often the keys served are reported for their last_used_at, with a unit, at least 1s (default 2s)',
   AGENTROUTER_DP_REVOCATION_PRUNE_INTERVAL:

@@ -61,6 +61,18 @@ describe('README', () => {
     assert.deepEqual(cells(table), cells(renderPerformanceTable(latest)), 'a full npm run bench rewrites it')
   })
 
+  it('has a quick start that works top to bottom: no exported admin key, a runnable snippet, SDK base URLs', () => {
+    const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Configuration'))
+    // Exported, the admin key would take precedence over the session `tare api login` stores.
+    assert.doesNotMatch(quickStart, /export AGENTROUTER_API_KEY/)
+    assert.match(quickStart, /AGENTROUTER_API_KEY=\$\(cat data\/bootstrap-admin\.key\) npx tare api admin/)
+    assert.match(quickStart, /Save this as `hello\.mjs` in the repository's directory/)
+    assert.match(quickStart, /run `node hello\.mjs`/)
+    assert.match(quickStart, /baseURL: 'http:\/\/127\.0\.0\.1:8081\/openai\/v1'/)
+    assert.match(quickStart, /baseURL: 'http:\/\/127\.0\.0\.1:8081\/anthropic'/)
+    assert.match(quickStart, /AGENTROUTER_DRAIN_TIMEOUT/)
+  })
+
   it('gives the commands that install, start and test', () => {
     assert.match(readme, /npm install && npm start/)
     assert.match(readme, /npm test/)

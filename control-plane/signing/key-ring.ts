@@ -38,6 +38,13 @@ type SigningKey = Parameters<SignJWT['sign']>[0]
 
 const aadFor = (kid: string): string => `signing-key:${kid}`
 
+interface GeneratedKey {
+  kid: string
+  publicJwk: PublishedJwk
+  sealed: Buffer
+  privateKey: SigningKey
+}
+
 export class KeyRing extends EventEmitter<{ changed: [] }> {
   readonly #store: SigningKeyStore
   readonly #rootKey: Buffer
@@ -49,6 +56,11 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   /** Fires when an unsigned key retires, so the JWKS change is announced then. */
   #retirementTimer: NodeJS.Timeout | undefined
   #publishedKids = ''
+  /** The rotation of this process being written and reloaded, if any: signing waits for it. */
+  #rotation: Promise<void> | undefined
+  /** Loads started and the latest applied: an older read finishing last does not overwrite a newer. */
+  #loadsStarted = 0
+  #loadApplied = 0
 
   constructor(
     store: SigningKeyStore,
@@ -69,7 +81,7 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   async init(): Promise<void> {
     await this.#store.exclusive(async () => {
       await this.#load()
-      if (this.#rows.length === 0) await this.#insertKey(0, false)
+      if (this.#rows.length === 0) await this.#insertKey(await this.#generateKey(), 0, false)
     })
     await this.#load()
   }
@@ -96,14 +108,23 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   }
 
   async sign(claims: JWTPayload): Promise<string> {
-    const now = nowMicros()
-    const row = this.#activeRow(now)
-    const kid = row.kid
-    // Recorded before the token exists: a rotation never unpublishes a key that may have signed.
-    if (row.first_signed_at === null) {
-      await this.#store.markSigned(kid, now)
-      row.first_signed_at = now
+    // A rotation of this process between its commit and its reload: sign with what it wrote.
+    if (this.#rotation) await this.#rotation
+    let now = nowMicros()
+    let row = this.#activeRow(now)
+    // Recorded before the token exists, and only while the key is not retired in the database: a
+    // rotation (of any replica) that retired it unsigned has unpublished it, so the key is chosen again.
+    for (let attempt = 1; row.first_signed_at === null; attempt++) {
+      if (await this.#store.markSigned(row.kid, now)) {
+        row.first_signed_at = now
+        break
+      }
+      if (attempt === 3) throw new ApiError('unavailable', 'the signing keys are being rotated; retry')
+      await this.#load()
+      now = nowMicros()
+      row = this.#activeRow(now)
     }
+    const kid = row.kid
     const key = await this.#privateKey(kid)
     return new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' }).sign(key)
   }
@@ -116,18 +137,36 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   async rotate(
     activateAfterMs = this.#options.publishDelayMs,
   ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
-    const { kid, activatesAt, retiringKid } = await this.#audit.change(
-      {
-        action: 'signing_key.rotate',
-        target: (r) => r.kid,
-        details: (r) => ({
-          activate_after_ms: activateAfterMs,
-          ...(r.retiringKid ? { retiring_kid: r.retiringKid } : {}),
-        }),
-      },
-      () => this.#insertKey(activateAfterMs, true),
+    const generated = await this.#generateKey()
+    const rotation = this.#store
+      .exclusive(async () => {
+        const inserted = await this.#insertKey(generated, activateAfterMs, true)
+        await this.#audit.record({
+          action: 'signing_key.rotate',
+          target: inserted.kid,
+          details: {
+            activate_after_ms: activateAfterMs,
+            ...(inserted.retiringKid ? { retiring_kid: inserted.retiringKid } : {}),
+          },
+        })
+        return inserted
+      })
+      .then(async (inserted) => {
+        await this.#load()
+        return inserted
+      })
+    const settled = rotation.then(
+      () => {},
+      () => {},
     )
-    await this.#load()
+    this.#rotation = settled
+    let inserted: Awaited<typeof rotation>
+    try {
+      inserted = await rotation
+    } finally {
+      if (this.#rotation === settled) this.#rotation = undefined
+    }
+    const { kid, activatesAt, retiringKid } = inserted
     this.#log.info('signing key rotated', { kid, activates_at_us: activatesAt, retiring_kid: retiringKid })
     this.emit('changed')
     return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
@@ -144,15 +183,17 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
   }
 
   #activeRow(now: number): SigningKeyRow {
-    const active = this.#rows
-      .filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now))
-      .at(-1)
+    const active = activeRowOf(this.#rows, now)
     if (!active) throw new ApiError('internal', 'no active signing key')
     return active
   }
 
   async #load(): Promise<void> {
-    this.#rows = await this.#store.all()
+    const started = ++this.#loadsStarted
+    const rows = await this.#store.all()
+    if (started < this.#loadApplied) return
+    this.#loadApplied = started
+    this.#rows = rows
     this.#publishedKids = this.#kids()
     this.#scheduleRetirement()
   }
@@ -189,14 +230,8 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     this.#retirementTimer.unref()
   }
 
-  /**
-   * Generates a key, then stores it in one synchronous step with the time taken there: which key
-   * is pending and which signs is decided at the moment of the write, not before key generation.
-   */
-  async #insertKey(
-    activateAfterMs: number,
-    supersede: boolean,
-  ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
+  /** A new key pair, its public JWK and its sealed private JWK (slow: done before any lock is taken). */
+  async #generateKey(): Promise<GeneratedKey> {
     const kid = `sk_${ulid()}`
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, {
       modulusLength: 2048,
@@ -205,15 +240,30 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' } as PublishedJwk
     const privateJwk = JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG })
     const sealed = seal(this.#rootKey, Buffer.from(privateJwk, 'utf8'), aadFor(kid))
+    return { kid, publicJwk, sealed, privateKey }
+  }
+
+  /**
+   * Stores a generated key. Called holding the signing-key lock: the time is taken and the keys
+   * are read there, so which key is pending and which signs is decided on what is committed, not
+   * on this process's copy or a clock read before another replica's rotation.
+   */
+  async #insertKey(
+    key: GeneratedKey,
+    activateAfterMs: number,
+    supersede: boolean,
+  ): Promise<{ kid: string; activatesAt: number; retiringKid?: string }> {
+    const { kid } = key
+    const rows = await this.#store.all()
     const now = nowMicros()
     const activatesAt = now + activateAfterMs * 1000
-    const retiringKid = supersede ? this.#activeRow(now).kid : undefined
+    const retiringKid = supersede ? activeRowOf(rows, now)?.kid : undefined
     await this.#store.add(
       {
         kid,
         alg: SIGNING_ALG,
-        public_jwk: JSON.stringify(publicJwk),
-        sealed_private: sealed,
+        public_jwk: JSON.stringify(key.publicJwk),
+        sealed_private: key.sealed,
         created_at: now,
         activates_at: activatesAt,
       },
@@ -221,7 +271,7 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
         ? { now, retireAt: activatesAt, publishUntil: activatesAt + this.#options.maxTokenTtlMs * 1000 }
         : undefined,
     )
-    this.#privateKeys.set(kid, privateKey)
+    this.#privateKeys.set(kid, key.privateKey)
     return { kid, activatesAt, ...(retiringKid ? { retiringKid } : {}) }
   }
 
@@ -252,4 +302,9 @@ export class KeyRing extends EventEmitter<{ changed: [] }> {
 function isPublished(row: SigningKeyRow, now: number): boolean {
   if (row.publish_until !== null && row.publish_until <= now) return false
   return row.first_signed_at !== null || row.retired_at === null || row.retired_at > now
+}
+
+/** The newest key activated by `now` and not retired by then (rows in activation order). */
+function activeRowOf(rows: readonly SigningKeyRow[], now: number): SigningKeyRow | undefined {
+  return rows.filter((r) => r.activates_at <= now && (r.retired_at === null || r.retired_at > now)).at(-1)
 }

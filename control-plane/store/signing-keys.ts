@@ -49,9 +49,11 @@ export class SigningKeyStore {
            WHERE activates_at > @now AND first_signed_at IS NULL AND (retired_at IS NULL OR retired_at > @now)`,
           { now: supersede.now },
         )
+        // Every other key not retired yet: the one signing now, or one whose first signature
+        // (by a replica whose clock saw it active) came first. It may have signed: it stays published.
         await tx.run(
           `UPDATE signing_keys SET retired_at = @retireAt, publish_until = @publishUntil
-           WHERE activates_at <= @now AND (retired_at IS NULL OR retired_at > @now)`,
+           WHERE retired_at IS NULL OR retired_at > @now`,
           supersede,
         )
       }
@@ -63,12 +65,18 @@ export class SigningKeyStore {
     })
   }
 
-  /** Records the key's first signature (later calls change nothing). */
-  async markSigned(kid: string, at: number): Promise<void> {
-    await this.db.run(
-      'UPDATE signing_keys SET first_signed_at = ? WHERE kid = ? AND first_signed_at IS NULL',
-      [at, kid],
+  /**
+   * Records the key's first signature at `at` (a later call keeps the first), unless the key is
+   * retired by then. False: it is retired in the database (a rotation this process has not read
+   * yet), so it must not sign. A rotation holding the row waits this out, then this re-reads it.
+   */
+  async markSigned(kid: string, at: number): Promise<boolean> {
+    const { changes } = await this.db.run(
+      `UPDATE signing_keys SET first_signed_at = COALESCE(first_signed_at, @at)
+       WHERE kid = @kid AND (retired_at IS NULL OR retired_at > @at)`,
+      { kid, at },
     )
+    return changes > 0
   }
 
   /** Runs `fn` in a transaction holding the signing-key lock, across every replica. */

@@ -69,10 +69,7 @@ function runOnPostgres(file: string): Promise<{ code: number | null; output: str
 }
 
 /** Suites known to fail on PostgreSQL, each skipped by name with why, until it is fixed. */
-const KNOWN_FAILING: Record<string, string> = {
-  'test/control-plane/signing-keys.test.ts':
-    'quick rotations sometimes leave a key that never signed in the JWKS on PostgreSQL (a race between recording a first signature and the next rotation; under investigation)',
-}
+const KNOWN_FAILING: Record<string, string> = {}
 
 describe('the control-plane, secrets and revocation suites on PostgreSQL', () => {
   for (const file of SUITES) {

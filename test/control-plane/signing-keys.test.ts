@@ -178,7 +178,9 @@ describe('quick signing-key rotations', () => {
   const unseen: string[] = []
 
   before(async () => {
-    world = await startInferenceWorld({ cpEnv: { AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY: '2s' } })
+    // Long enough that every rotation of a batch comes before the first one's key activates,
+    // however slow key generation is on a loaded machine (it took 16 s for ten in one run).
+    world = await startInferenceWorld({ cpEnv: { AGENTROUTER_SIGNING_KEY_PUBLISH_DELAY: '10m' } })
     cp = world.cp
     alice = await world.caller('quick@example.com')
     await alice.client.aikeys.register('-', '-', 'openai', 'project', 'sk-quick-project')
@@ -219,12 +221,13 @@ describe('quick signing-key rotations', () => {
     ).catch((err) => assert.fail(`${err.message}: last answer ${last}`))
   }
 
-  it('ten rotations with the publish delay leave 2 keys (the one that signed and the newest), not 11', async () => {
+  it('ten rotations, each before the last one activated, leave 2 keys (the one that signed and the newest), not 11', async () => {
     unseen.push((await alice.client.me.issueKey('before the delayed rotations')).secret)
     assert.deepEqual(await jwksKids(cp), signers)
 
-    let newest = { kid: '', activates_at: '' }
-    for (let i = 0; i < 10; i++) newest = await rotate({})
+    // Nine with the configured publish delay, the last activating soon enough to wait for.
+    for (let i = 0; i < 9; i++) await rotate({})
+    const newest = await rotate({ activate_after_ms: 2_000 })
     assert.deepEqual((await jwksKids(cp)).sort(), [...signers, newest.kid].sort())
     assert.deepEqual(signedKids(), signers, 'no rotated-in key has signed yet')
 
@@ -261,15 +264,15 @@ describe('quick signing-key rotations', () => {
 
   it('keeps an unused signing key published until the next key takes over, then drops it and tells the stream', async () => {
     const unused = await rotate({ activate_after_ms: 0 })
-    const next = await rotate({ activate_after_ms: 1_500 })
+    const next = await rotate({ activate_after_ms: 5_000 })
     // At most 2 beyond the keys that signed: the one that may still sign until `next` activates, and `next`.
     assert.deepEqual((await jwksKids(cp)).sort(), [...signers, unused.kid, next.kid].sort())
 
     const listener = await listenToStream(cp.url, cp.dataplaneKey, 'jwks-watcher')
     try {
       await listener.waitFor((m) => m.type === 'hello')
-      const changed = listener.waitFor((m) => m.type === 'jwks_changed', 5_000)
-      await sleep(Date.parse(next.activates_at) - Date.now() - 200)
+      const changed = listener.waitFor((m) => m.type === 'jwks_changed', 10_000)
+      await sleep(Date.parse(next.activates_at) - Date.now() - 2_000)
       assert.ok((await jwksKids(cp)).includes(unused.kid), 'published while it could still sign')
       await changed
       assert.ok(Date.now() >= Date.parse(next.activates_at), 'told when it retired, not before')
@@ -281,5 +284,38 @@ describe('quick signing-key rotations', () => {
     assert.equal(kidOf(fresh), next.kid)
     await verifiesEverywhere(fresh, 'a token of the key after the unused one')
     for (const token of unseen) await verifiesEverywhere(token, 'an earlier token')
+    signers.push(next.kid)
+  })
+
+  it('issues tokens while keys rotate: every token verifies and every key that signed one stays published', async () => {
+    const issued: string[] = []
+    let rotating = true
+    const issuing = (async () => {
+      while (rotating) {
+        const batch = await Promise.all([1, 2, 3].map(() => alice.client.me.issueKey('during rotations')))
+        issued.push(...batch.map((k) => k.secret))
+      }
+    })()
+    try {
+      // Pending keys superseded while tokens are being signed, and keys that activate at once.
+      for (const activateAfterMs of [300, 0, 300, 0, 0, 300])
+        await rotate({ activate_after_ms: activateAfterMs })
+      await sleep(400)
+    } finally {
+      rotating = false
+      await issuing
+    }
+    assert.ok(issued.length > 0)
+    const published = await jwksKids(cp)
+    const signed = new Set(signedKids())
+    for (const token of issued) {
+      assert.ok(signed.has(kidOf(token)), `${kidOf(token)} signed a token: its first signature is recorded`)
+      assert.ok(published.includes(kidOf(token)), `${kidOf(token)} signed a token: it stays published`)
+      const me = await http(cp.url, 'GET', '/v1/me', { token })
+      assert.equal(me.status, 200, `a token issued during the rotations: ${me.text}`)
+    }
+    const active = kidOf((await alice.client.me.issueKey('after the rotations')).secret)
+    for (const kid of published)
+      assert.ok(signed.has(kid) || kid === active, `${kid} is published but never signed`)
   })
 })
