@@ -21,7 +21,7 @@ import { Client } from '../shared/client/index.ts'
 import { formatMicros } from '../shared/time.ts'
 import { REPO_ROOT, tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
-import { corePlan } from './lib/cpu.ts'
+import { corePlan, pin } from './lib/cpu.ts'
 import { rssMb } from './lib/proc.ts'
 import type { Report } from './lib/report.ts'
 import { insertRevocations, readPagedSnapshot } from './lib/revocation-log.ts'
@@ -52,9 +52,12 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
 
     // The same dataplane with an empty list: what the 1M entries add (skipped by a quick run).
     let idleRss: number | undefined
+    let idleReadyMs: number | undefined
     if (!budget.quick) {
       const emptyCp = await startBenchControlPlane(cores?.helper, {}, dataDir)
+      const idleStart = performance.now()
       const idleDp = await startBenchDataplane(emptyCp, upstream.url, cores?.subject)
+      idleReadyMs = performance.now() - idleStart
       await sleep(2_000)
       idleRss = rssMb(idleDp.process.child.pid)
       await idleDp.stop()
@@ -72,6 +75,10 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
       note: `rows inserted beforehand in ${Math.round(insertMs)} ms`,
     })
 
+    // The dataplane joins a fleet: the control plane serving its snapshot is another machine,
+    // so here it runs on the helper core while the dataplane starts on the subject core (as the
+    // empty control plane of the floor did), and goes back to the subject core afterwards.
+    pin(cp.process.child.pid, cores?.helper)
     const dpStart = performance.now()
     const dp = await startBenchDataplane(
       cp,
@@ -83,8 +90,10 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
     stops.push(() => dp.stop())
     const ready = await dp.waitFor((r) => r.ready && r.revoked_jtis >= rows, 120_000)
     report.add('dp_ready_ms_1m_revocations', performance.now() - dpStart, 'ms', {
-      note: 'process start → ready with the full snapshot (the compact form)',
+      floor: idleReadyMs,
+      note: 'process start → ready with the full snapshot (the compact form); floor: the same start with an empty list',
     })
+    pin(cp.process.child.pid, cores?.subject)
     // The sync alone (request → every entry in the set), from the dataplane's own log line.
     const loaded = /revocation snapshot loaded[^\n]*"format":"(\w+)"[^\n]*"ms":(\d+)/.exec(
       dp.process.output(),

@@ -61,7 +61,11 @@ const ROWS: ReadmeRow[] = [
   { name: 'revocation_p99_ms_100_clients', label: 'revocation applied by 100 stream subscribers, p99' },
   {
     name: 'revocation_p99_ms_1000_clients',
-    label: 'revocation applied by 1,000 stream subscribers, p99',
+    label: 'revocation applied by 1,000 full dataplane syncs, p99',
+  },
+  {
+    name: 'revocation_p99_ms_1000_clients_light',
+    label: '1,000 lightweight subscribers, one replica, p99',
   },
   {
     name: 'dp_rss_mb_1m_revocations',

@@ -7,7 +7,6 @@
  * `applied` and `durable` hooks.
  */
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { RevocationSet } from '../../dataplane/auth/revocation-set.ts'
 import { ControlPlanes } from '../../dataplane/sync/control-planes.ts'
 import { KeySet } from '../../dataplane/sync/key-set.ts'
@@ -18,6 +17,7 @@ import { Client } from '../../shared/client/index.ts'
 import { createLogger } from '../../shared/logger.ts'
 import { parseMicros } from '../../shared/time.ts'
 import { TokenVerifier } from '../../shared/tokens/verifier.ts'
+import { monotonicMs } from './fanout-fleet.ts'
 
 const log = createLogger({ level: 'error' })
 
@@ -25,15 +25,17 @@ export class Subscriber {
   readonly set = new RevocationSet()
   readonly sync: RevocationSync
   readonly #writer: SnapshotWriter
-  /** performance.now() at which each watched JTI was applied. */
+  /** When each watched JTI was applied (the machine's monotonic clock, ms: see `monotonicMs`). */
   readonly appliedAt = new Map<string, number>()
-  /** performance.now() at which each watched JTI was on disk and acknowledged. */
+  /** When each watched JTI was on disk and acknowledged (monotonic ms). */
   readonly ackedAt = new Map<string, number>()
   readonly #journal: RevocationJournal
   /** Watched JTIs applied and not yet durable, with their cursor (µs). */
   readonly #awaitingAck = new Map<string, number>()
   /** Snapshot writes completed: a fan-out is over once each subscriber has persisted it. */
   writes = 0
+  /** Told each time a watched JTI is applied, then acknowledged. */
+  onWatched: ((jti: string, event: 'applied' | 'acked') => void) | undefined
   #watching: ReadonlySet<string> = new Set()
 
   constructor(controlPlaneUrl: string, dataplaneKey: string, stateDir: string, name: string) {
@@ -82,17 +84,19 @@ export class Subscriber {
       {
         applied: (r) => {
           if (!this.#watching.has(r.jti)) return
-          this.appliedAt.set(r.jti, performance.now())
+          this.appliedAt.set(r.jti, monotonicMs())
           this.#awaitingAck.set(r.jti, parseMicros(r.revoked_at) ?? 0)
+          this.onWatched?.(r.jti, 'applied')
         },
         durable: (cursor) => {
           if (this.#awaitingAck.size === 0) return
-          const at = performance.now()
+          const at = monotonicMs()
           const durable = parseMicros(cursor) ?? 0
           for (const [jti, c] of this.#awaitingAck) {
             if (c > durable) continue
             this.ackedAt.set(jti, at)
             this.#awaitingAck.delete(jti)
+            this.onWatched?.(jti, 'acked')
           }
         },
       },

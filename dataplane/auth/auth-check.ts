@@ -156,6 +156,13 @@ export class AuthCheck {
     })
     this.#revokedTokens = new LRUCache<string, string>({ max: REVOKED_TOKENS_KEPT })
     revocations.onAdded((jti) => this.evictJti(jti))
+    // A full snapshot being loaded: forget every verified token (each is verified again, against
+    // the set, on its next use) rather than look a million JTIs up in the cache.
+    revocations.onBulkAdded(() => {
+      if (this.#cache.size === 0) return
+      this.#cache.clear()
+      this.#tokenByJti.clear()
+    })
   }
 
   /**

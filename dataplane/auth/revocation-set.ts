@@ -79,6 +79,52 @@ function decode(jti: string): number {
   return tag
 }
 
+/** `decode` for a JTI given as Latin-1 bytes (a snapshot's), without making it a string. */
+function decodeBytes(b: Uint8Array, start: number, length: number): number {
+  let tag: number
+  let at: number
+  const c0 = b[start]!
+  if (
+    length === 30 &&
+    b[start + 3] === 95 &&
+    ((c0 === 107 && b[start + 1] === 101 && b[start + 2] === 121) ||
+      (c0 === 115 && b[start + 1] === 101 && b[start + 2] === 115))
+  ) {
+    tag = c0 === 107 ? 1 : 2
+    at = start + 4
+  } else if (
+    length === 31 &&
+    c0 === 98 &&
+    b[start + 1] === 121 &&
+    b[start + 2] === 111 &&
+    b[start + 3] === 107 &&
+    b[start + 4] === 95
+  ) {
+    tag = 3
+    at = start + 5
+  } else return 0
+  const first = b[at]!
+  if (first > 127 || DECODE[first]! < 0 || DECODE[first]! > 7) return 0
+  let w0 = 0
+  let w1 = 0
+  let w2 = 0
+  let w3 = 0
+  for (let i = at; i < at + 26; i++) {
+    const c = b[i]!
+    const v = c < 128 ? DECODE[c]! : -1
+    if (v < 0) return 0
+    w0 = (w0 << 5) | (w1 >>> 27)
+    w1 = (w1 << 5) | (w2 >>> 27)
+    w2 = (w2 << 5) | (w3 >>> 27)
+    w3 = (w3 << 5) | v
+  }
+  words[0] = w0
+  words[1] = w1
+  words[2] = w2
+  words[3] = w3
+  return tag
+}
+
 function encode(tag: number, w: ArrayLike<number>, offset: number): string {
   let out = ''
   let w0 = w[offset]!
@@ -120,6 +166,16 @@ export const metaFromV2 = (m: number): number =>
 
 export type RevocationListener = (jti: string) => void
 
+/** A bulk load in progress (see `RevocationSet.bulkLoad`). */
+export interface BulkLoad {
+  /** Adds the JTI held in `bytes[start, start + length)` (Latin-1), expiring at `expiresAtSec`. */
+  addBytes(bytes: Uint8Array, start: number, length: number, expiresAtSec: number): void
+  /** Tells the `onBulkAdded` listeners, if anything was added since the last time. */
+  flush(): void
+  /** Flushes; answers how many entries were new in all. */
+  end(): number
+}
+
 /** Bytes of one compact entry in `exportBlocks` / `importBlock`: four key words, then tag << 30 | expiry units. */
 export const ENTRY_BYTES = 20
 
@@ -149,6 +205,7 @@ export class RevocationSet {
   #expired(units: number, nowSec: number): boolean {
     return units !== NEVER && units * UNIT_SEC + this.#leewaySec < nowSec
   }
+  readonly #bulkListeners: Array<() => void> = []
 
   get size(): number {
     return this.#compactSize + this.#other.size
@@ -190,9 +247,57 @@ export class RevocationSet {
     if (capacity > this.#capacity) this.#rebuild(capacity)
   }
 
-  /** Called with every JTI added, after it is in the set. */
+  /** Called with every JTI added, after it is in the set (not for a bulk load's: see `onBulkAdded`). */
   onAdded(listener: RevocationListener): void {
     this.#listeners.push(listener)
+  }
+
+  /**
+   * Called at each flush of a bulk load that added entries, once they are in the set: the
+   * listener drops or checks what it derived, instead of being handed a million JTIs.
+   */
+  onBulkAdded(listener: () => void): void {
+    this.#bulkListeners.push(listener)
+  }
+
+  /**
+   * Loads many entries (a full snapshot) without making a string per entry: each JTI is decoded
+   * from its bytes straight into the table, and the listeners are told at each `flush`
+   * (`onBulkAdded`) instead of once per JTI. About half the CPU of `add` per entry.
+   * Entries already expired are skipped, duplicates too; JTIs of another shape go through `add`.
+   */
+  bulkLoad(nowSec: number = Date.now() / 1000): BulkLoad {
+    let pending = 0
+    let added = 0
+    const flush = () => {
+      if (pending === 0) return
+      pending = 0
+      for (const listener of this.#bulkListeners) listener()
+    }
+    return {
+      addBytes: (bytes, start, length, expiresAtSec) => {
+        const units = expiryUnits(expiresAtSec)
+        if (this.#expired(units, nowSec)) return
+        const tag = decodeBytes(bytes, start, length)
+        if (tag === 0) {
+          const jti = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
+            'latin1',
+            start,
+            start + length,
+          )
+          if (this.add(jti, expiresAtSec, nowSec)) added++
+          return
+        }
+        if (!this.#insert(tag, units)) return
+        added++
+        pending++
+      },
+      flush,
+      end: () => {
+        flush()
+        return added
+      },
+    }
   }
 
   /** Drops every entry whose credential has expired; answers how many. */

@@ -1,8 +1,8 @@
 /**
  * @module Reads the compact revocation snapshot (`GET /v1/tokens/revocations/snapshot`) straight
  * into the revocation set: the response body (gunzipped by fetch) goes through the incremental
- * decoder, room for the declared count is reserved first, and each entry is added as it is read,
- * with no per-entry object. The trailer is verified against the header and the bytes; a snapshot
+ * decoder, room for the declared count is reserved first, and the entries are loaded in bulk as
+ * they are read (`RevocationSet.bulkLoad`: no string or object per entry). The trailer is verified against the header and the bytes; a snapshot
  * that fails it is refused (the set then holds extra entries that are real revocations, nothing
  * less). A control plane without the endpoint (404, 405: an older one) answers `undefined`, for
  * the caller to page the JSON list instead.
@@ -46,13 +46,13 @@ export async function readCompactSnapshot(
     } catch {}
     throw ApiError.fromBody(response.status, json)
   }
-  const now = Date.now() / 1000
-  const decoder = new SnapshotDecoder(
-    (info) => set.reserve(info.count),
-    (jti, expirySec) => {
-      set.add(jti, expirySec, now)
-    },
-  )
-  for await (const chunk of response.body) decoder.write(chunk)
+  const load = set.bulkLoad()
+  const decoder = SnapshotDecoder.raw((info) => set.reserve(info.count), load.addBytes)
+  for await (const chunk of response.body) {
+    decoder.write(chunk)
+    // Before anything else runs: a request must not be served from a cache the chunk made stale.
+    load.flush()
+  }
+  load.end()
   return decoder.end()
 }

@@ -78,6 +78,23 @@ describe('AuthCheck', () => {
     assert.equal(!outcome.ok && outcome.code, 'unauthenticated')
   })
 
+  it('refuses a cached token whose JTI arrives in a bulk load (a full snapshot) once it is flushed', async () => {
+    const { k1, check, revoked } = await setup()
+    const jti = newId('apiKey')
+    const token = await k1.sign({ jti })
+    const other = await k1.sign()
+    assert.equal(check.check(token, NOW * 1000).ok, true)
+    assert.equal(check.check(other, NOW * 1000).ok, true)
+    const load = revoked.bulkLoad(NOW)
+    const bytes = Buffer.from(jti, 'latin1')
+    load.addBytes(bytes, 0, bytes.length, NOW + 600)
+    load.flush()
+    const outcome = check.check(token, NOW * 1000)
+    assert.equal(!outcome.ok && outcome.reason, 'revoked')
+    assert.equal(check.check(other, NOW * 1000).ok, true, 'a token not revoked is verified again and served')
+    assert.equal(load.end(), 1)
+  })
+
   it('refuses a revoked token again without verifying it: revocation is permanent', async () => {
     const { k1, verifier, check, revoked } = await setup()
     const cachedThenRevoked = await k1.sign()
@@ -226,6 +243,42 @@ describe('RevocationSet', () => {
     assert.ok(!set.has(one.toLowerCase()))
     assert.ok(!set.has(newId('apiKey')))
     assert.deepEqual(new Set(set.jtis()), new Set(ids))
+  })
+
+  it('bulk-loads JTIs from bytes: every shape, duplicates once, expired ones not, listeners told per flush', () => {
+    const set = new RevocationSet()
+    const perEntry: string[] = []
+    let flushes = 0
+    set.onAdded((jti) => perEntry.push(jti))
+    set.onBulkAdded(() => flushes++)
+    const ids = Array.from({ length: 5_000 }, (_, i) =>
+      newId((['apiKey', 'session', 'aiKey'] as const)[i % 3]!),
+    )
+    const already = ids[7]!
+    set.add(already, NOW + 3600, NOW)
+    perEntry.length = 0
+    const odd = ['sess_legacy', 'key_not-a-ulid', `key_${'Z'.repeat(26)}`, `ses_${'0'.repeat(25)}`]
+    const gone = newId('apiKey')
+    // One buffer, entries at offsets, as the snapshot decoder hands them over.
+    const parts = [...ids, ...odd, ids[0]!, gone]
+    const buf = Buffer.from(`#${parts.join('#')}`, 'latin1')
+    const load = set.bulkLoad(NOW)
+    let at = 1
+    for (const jti of parts) {
+      load.addBytes(buf, at, jti.length, jti === gone ? NOW - 86_400 : NOW + 3600)
+      at += jti.length + 1
+    }
+    assert.equal(flushes, 0, 'nobody is told before a flush')
+    assert.equal(load.end(), ids.length - 1 + odd.length, 'new ones only: no duplicate, nothing expired')
+    assert.equal(flushes, 1)
+    load.flush()
+    assert.equal(flushes, 1, 'a flush with nothing new tells nobody')
+    assert.deepEqual(perEntry, odd, 'only the JTIs kept as strings went through add')
+    assert.equal(set.size, ids.length + odd.length)
+    for (const id of [...ids, ...odd]) assert.ok(set.has(id), id)
+    assert.ok(!set.has(gone))
+    assert.ok(!set.has(ids[0]!.toLowerCase()))
+    assert.deepEqual(new Set(set.jtis()), new Set([...ids, ...odd]))
   })
 
   it('prunes entries only once their credential has expired, with a margin', () => {

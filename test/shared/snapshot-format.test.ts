@@ -54,6 +54,20 @@ describe('revocation snapshot format', () => {
     }
   })
 
+  it('hands entries over as bytes to a raw decoder, the same entries whatever the chunking', () => {
+    const bytes = encode(entries)
+    for (const size of [1, 17, bytes.length]) {
+      const got: Array<[string, number]> = []
+      const dec = SnapshotDecoder.raw(
+        () => {},
+        (buf, start, length, exp) => got.push([buf.toString('latin1', start, start + length), exp]),
+      )
+      for (let i = 0; i < bytes.length; i += size) dec.write(bytes.subarray(i, i + size))
+      assert.equal(dec.end().count, 1000)
+      assert.deepEqual(got, decode(bytes, size).got)
+    }
+  })
+
   it('round-trips an empty log', () => {
     const { info, got } = decode(encode([], 0), 5)
     assert.deepEqual(info, { cursorMicros: 0, count: 0 })
