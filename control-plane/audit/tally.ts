@@ -1,8 +1,10 @@
 /**
- * @module Audit records for events too frequent to write one by one (BYOK resolutions): counted
- * in memory per actor credential, action, target and outcome within each minute, and written as
- * one record per count, all in one transaction, once the minute is over (and at shutdown). A
- * crash loses at most the current minute's counts; the hot path never writes.
+ * @module Audit records for events too frequent to write one by one (BYOK resolutions, refused
+ * requests): counted in memory per actor credential, action, target and outcome within each
+ * minute, and written as one record per count, all in one transaction, once the minute is over
+ * (and at shutdown). A crash loses at most the current minute's counts; the hot path never
+ * writes. Targets must come from a bounded set (ids, route patterns), never raw request input:
+ * each distinct one is a map entry until the minute is written.
  */
 import type { Logger } from '../../shared/logger.ts'
 import { formatMicros } from '../../shared/time.ts'

@@ -121,15 +121,6 @@ export class AuditTrail {
     return this.#store.transaction(fn)
   }
 
-  /** Records a refused attempt; never throws (the refusal is what the caller must see). */
-  async denied(action: string, target: string, details?: AuditDetails): Promise<void> {
-    try {
-      await this.record({ action, target, outcome: 'denied', ...(details ? { details } : {}) })
-    } catch (err) {
-      this.#log.warn('writing an audit record of a refused request failed', { err, action })
-    }
-  }
-
   async list(request: AuditListRequest): Promise<{ records: AuditRecord[]; nextPageToken: string }> {
     const filter: AuditFilter = {
       since: request.since === undefined ? undefined : parseSince(request.since),

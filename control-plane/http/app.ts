@@ -58,11 +58,12 @@ export function buildApp(s: Services, auth: Authenticator, extra: RouteModule[],
   )
 
   opsRoutes(app, s, version)
-  const router = new Router(app, auth, async (routeId, target) => {
-    // A dataplane's refused resolutions are counted per key and minute (`byok.resolve`, denied),
-    // like its served ones: never one write per request.
+  const router = new Router(app, auth, (routeId, target) => {
+    // Refusals are counted per credential, route and minute, never written one per request: any
+    // authenticated caller can make them as fast as it likes. A dataplane's refused resolutions
+    // are already counted as `byok.resolve` (denied), per key.
     if (routeId === 'resolveProviderKey') return
-    await s.audit.denied('request.denied', target, { route: routeId })
+    s.auditTally.count('request.denied', target, 'denied')
   })
   for (const register of [loginRoutes, meRoutes, tokenRoutes, authRoutes, adminRoutes, ...extra])
     register(router, s)

@@ -32,13 +32,18 @@ export class Router {
   constructor(
     private readonly app: Hono,
     private readonly auth: Authenticator,
-    /** Told of each request refused for authorization (`permission_denied`), for the audit trail. */
-    private readonly onDenied: (routeId: RouteId, target: string) => Promise<void> = async () => {},
+    /**
+     * Told of each request refused for authorization (`permission_denied`), for the audit trail:
+     * `target` is the route's method and contract path (`GET /v1/admin/customers/{customer_id}`),
+     * never the request's path, which the caller chose and nothing has validated yet.
+     */
+    private readonly onDenied: (routeId: RouteId, target: string) => void = () => {},
   ) {}
 
   on<R extends RouteId>(id: R, handler: RouteHandler<R>): void {
     const spec: RouteSpec = routes[id]
     const path = spec.path.replace(/\{(\w+)\}/g, ':$1')
+    const target = `${spec.method} ${spec.path}`
     this.app.on(spec.method, path, async (c) => {
       const principal =
         spec.persona === 'public'
@@ -60,7 +65,7 @@ export class Router {
         result = await handler({ params, query, body, principal, c } as RouteInput<R>)
       } catch (err) {
         if (principal && err instanceof ApiError && err.code === 'permission_denied')
-          await this.onDenied(id, `${spec.method} ${c.req.path}`)
+          this.onDenied(id, target)
         throw err
       }
       return result instanceof Response ? result : c.json(result as object)

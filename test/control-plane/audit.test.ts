@@ -1,7 +1,8 @@
 /**
  * The audit trail (issue 12 item 3): every audited action appears once in `GET /v1/admin/audit`
  * with its actor and target, in the order it happened, and once as a JSON log line; a refused
- * request leaves a `denied` record; no record or log line holds a secret value or a token
+ * request is counted per credential, route and minute (one `denied` record naming the route
+ * pattern, never the caller's path); no record or log line holds a secret value or a token
  * (marker strings planted in values); filters and paging; non-admins refused; a SIGKILL in the
  * middle of a burst of writes leaves every acknowledged change with its record and no record
  * without its change (they share a transaction); BYOK resolutions are counted, not written one
@@ -40,10 +41,9 @@ async function allRecords(client: Client, filter: Record<string, string> = {}): 
   return out
 }
 
-/** The `audit` lines a control plane logged. */
-function auditLogLines(cp: TestControlPlane): Array<Record<string, unknown>> {
-  return cp.process
-    .output()
+/** The `audit` lines in a control plane's output. */
+function auditLogLines(output: string): Array<Record<string, unknown>> {
+  return output
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; audit: Record<string, unknown> })
@@ -163,7 +163,7 @@ describe('audit trail', () => {
     })
 
     // One JSON log line per record, with the same facts.
-    const logged = auditLogLines(cp)
+    const logged = auditLogLines(cp.process.output())
     assert.deepEqual(
       logged.map((l) => [l.action, l.target, l.request_id]),
       records.map((r) => [r.action, r.target, r.request_id]),
@@ -193,17 +193,25 @@ describe('audit trail', () => {
     }
   })
 
-  it('records refused requests as denied, with who tried; a request id given is kept and echoed', async () => {
-    const cp = await startControlPlane()
+  it('counts refused requests per credential, route and minute, naming the route, never the path; a request id given is kept and echoed', async () => {
+    let cp = await startControlPlane()
     running.push(cp)
     const alice = await cp.login('alice@example.com')
-    const refused = await http(cp.url, 'GET', '/v1/admin/keys', { token: alice.sessionToken })
-    assertError(refused, 'permission_denied')
-    const denied = await allRecords(cp.admin, { action: 'request.denied' })
-    assert.equal(denied.length, 1)
-    assert.equal(denied[0]!.outcome, 'denied')
-    assert.equal(denied[0]!.actor.identity_id, alice.identityId)
-    assert.equal(denied[0]!.target, 'GET /v1/admin/keys')
+    const promptKey = (await alice.client.me.issueKey('alice-prompt')).secret
+    assertError(
+      await http(cp.url, 'GET', '/v1/admin/keys', { token: alice.sessionToken }),
+      'permission_denied',
+    )
+    // The caller chooses the path, and nothing has validated it when the persona check refuses.
+    const long = `${MARKER}${'x'.repeat(6000)}`
+    for (let i = 0; i < 20; i++)
+      assertError(
+        await http(cp.url, 'GET', `/v1/admin/customers/${long}${i}/projects`, { token: promptKey }),
+        'permission_denied',
+      )
+    // Counted, not written: nothing yet, neither a record nor a log line.
+    assert.deepEqual(await allRecords(cp.admin, { action: 'request.denied' }), [])
+    assert.ok(!auditLogLines(cp.process.output()).some((l) => l.action === 'request.denied'))
 
     const res = await http(cp.url, 'POST', '/v1/admin/customers', {
       token: cp.adminKey,
@@ -220,6 +228,34 @@ describe('audit trail', () => {
       headers: { 'x-request-id': 'a b<script>' },
     })
     assert.match(odd.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+
+    // Written once the minute is over or, as here, when the control plane stops.
+    const dataDir = cp.dataDir
+    await cp.stop()
+    const firstOutput = cp.process.output()
+    cp = await startControlPlane({}, dataDir)
+    running.push(cp)
+    const denied = await allRecords(cp.admin, { action: 'request.denied' })
+    assert.deepEqual(
+      denied.map((r) => [r.actor.identity_id, r.actor.credential_type, r.target, r.outcome, r.details.count]),
+      [
+        [alice.identityId, 'session', 'GET /v1/admin/keys', 'denied', 1],
+        [alice.identityId, 'KEY_TYPE_PROMPT', 'GET /v1/admin/customers/{customer_id}/projects', 'denied', 20],
+      ],
+    )
+    assert.match(String(denied[1]!.details.minute), /^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z$/)
+    assert.match(denied[1]!.client_address, /127\.0\.0\.1/)
+    const logged = auditLogLines(firstOutput).filter((l) => l.action === 'request.denied')
+    assert.deepEqual(
+      logged.map((l) => [l.target, (l.details as Record<string, unknown>).count]),
+      denied.map((r) => [r.target, r.details.count]),
+      'one log line per record, at the flush',
+    )
+    for (const [where, text] of [
+      ['records', JSON.stringify(await allRecords(cp.admin))],
+      ['log', firstOutput + cp.process.output()],
+    ] as const)
+      assert.ok(!text.includes(MARKER), `the refused path in the ${where}`)
   })
 
   it('filters by since, actor, action and target, pages one at a time, and refuses non-admins and bad input', async () => {
