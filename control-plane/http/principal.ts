@@ -5,6 +5,7 @@
 import type { Persona } from '../../shared/contract/routes.ts'
 import { ApiError } from '../../shared/errors.ts'
 import { hasScope, SCOPE, scopesOf, type TokenClaims } from '../../shared/tokens/claims.ts'
+import type { BoundProject } from '../identity/tenancy.ts'
 import type { IdentityRow } from '../store/tenancy.ts'
 
 export interface Principal {
@@ -17,6 +18,17 @@ export interface Principal {
 export function isAdmin(claims: TokenClaims, identity: IdentityRow): boolean {
   if (claims.use === 'api_key') return claims.kt === 'KEY_TYPE_ADMIN'
   return identity.is_admin === 1
+}
+
+/**
+ * The project a project-bound key is confined to on every endpoint that takes a project; absent
+ * for an unbound key or a session. A bound key missing its project is refused outright.
+ */
+export function boundProjectOf(principal: Principal): BoundProject | undefined {
+  const { claims } = principal
+  if (claims.bound !== true) return undefined
+  if (!claims.cid || !claims.pid) deny('this key is bound to a project but names none')
+  return { customerId: claims.cid, projectId: claims.pid }
 }
 
 /**

@@ -20,6 +20,12 @@ export interface ProjectScope {
   project: ProjectRow
 }
 
+/** The project a project-bound key is confined to. */
+export interface BoundProject {
+  customerId: string
+  projectId: string
+}
+
 /** A path segment that asks for the caller's default: absent, empty or `-`. */
 const wantsDefault = (segment: string | undefined): boolean =>
   segment === undefined || segment === '' || segment === '-'
@@ -130,12 +136,17 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
     return customerId
   }
 
-  /** Resolves `-` segments to the identity's default customer and project. */
+  /**
+   * Resolves `-` segments to the identity's default customer and project. A project-bound key
+   * (`bound`) is confined to its project: `-` means that project, any other is `permission_denied`.
+   */
   async scopeFor(
     identity: IdentityRow,
     customerSegment: string | undefined,
     projectSegment: string | undefined,
+    bound?: BoundProject,
   ): Promise<ProjectScope> {
+    if (bound) return this.#boundScope(bound, customerSegment, projectSegment)
     const customerId = wantsDefault(customerSegment) ? identity.default_customer_id : customerSegment
     const projectId = wantsDefault(projectSegment) ? identity.default_project_id : projectSegment
     if (!customerId || !projectId) {
@@ -145,6 +156,30 @@ export class Tenancy extends EventEmitter<{ membershipChanged: [MembershipChange
       )
     }
     return this.project(customerId, projectId)
+  }
+
+  async #boundScope(
+    bound: BoundProject,
+    customerSegment: string | undefined,
+    projectSegment: string | undefined,
+  ): Promise<ProjectScope> {
+    const customerId = wantsDefault(customerSegment) ? bound.customerId : customerSegment
+    const projectId = wantsDefault(projectSegment) ? bound.projectId : projectSegment
+    if (customerId !== bound.customerId || projectId !== bound.projectId) {
+      const field = projectId !== bound.projectId ? 'project_id' : 'customer_id'
+      throw new ApiError(
+        'permission_denied',
+        `this key is bound to project ${bound.projectId} (customer ${bound.customerId}): use "-" or that ` +
+          'project, or a key of the other project',
+        [
+          {
+            field,
+            description: `the key is bound to ${field === 'project_id' ? bound.projectId : bound.customerId}`,
+          },
+        ],
+      )
+    }
+    return this.project(bound.customerId, bound.projectId)
   }
 
   async role(projectId: string, identityId: string): Promise<Role | undefined> {

@@ -7,7 +7,8 @@
  * for every replica together (sooner: slow_down, and the interval grows by 5 s), and on success
  * finds or provisions the identity exactly as the code flow does.
  *
- * Starting needs no credential, so pending device logins are capped like login states.
+ * Starting needs no credential, so pending device logins are capped like login states, and the
+ * cap is taken (a reserved row) before the IdP is asked: a capped client costs the IdP nothing.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import * as oidc from 'openid-client'
@@ -59,32 +60,42 @@ export class DeviceLogin {
         [{ field: 'issuer', description: 'has no device_authorization_endpoint' }],
       )
     }
-    let response: oidc.DeviceAuthorizationResponse
-    try {
-      response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email profile' })
-    } catch (err) {
-      this.log.warn('OIDC device authorization refused', { issuer: alias, error: describe(err) })
-      throw new ApiError('unavailable', `the identity provider "${alias}" refused to start a device login`)
-    }
+    // The pending-login caps are taken before the IdP is asked, with a reservation, so a client
+    // past its cap costs no request to the provider; the reservation goes if the IdP refuses.
     const deviceHandle = randomBytes(32).toString('base64url')
+    const handleHash = hash(deviceHandle)
     const now = nowMicros()
-    const intervalSeconds = response.interval ?? DEFAULT_INTERVAL_S
-    const ttlMs = Math.min(this.options.ttlMs, response.expires_in * 1000)
     const outcome = await this.store.insertWithinCaps(
       {
-        handle_hash: hash(deviceHandle),
+        handle_hash: handleHash,
         issuer_alias: alias,
-        device_code: response.device_code,
-        interval_ms: intervalSeconds * 1000,
+        device_code: '',
+        interval_ms: DEFAULT_INTERVAL_S * 1000,
         // The first poll may come at once; the interval is between polls.
         next_poll_at: now,
         client: request.client,
         created_at: now,
-        expires_at: now + ttlMs * 1000,
+        expires_at: now + this.options.ttlMs * 1000,
       },
       this.options.pending,
     )
     if (!outcome.stored) throw tooManyPending(outcome.scope, outcome.oldestExpiresAt - now)
+    let response: oidc.DeviceAuthorizationResponse
+    try {
+      response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email profile' })
+    } catch (err) {
+      await this.store.take(handleHash)
+      this.log.warn('OIDC device authorization refused', { issuer: alias, error: describe(err) })
+      throw new ApiError('unavailable', `the identity provider "${alias}" refused to start a device login`)
+    }
+    const intervalSeconds = response.interval ?? DEFAULT_INTERVAL_S
+    const ttlMs = Math.min(this.options.ttlMs, response.expires_in * 1000)
+    const filled = await this.store.fill(handleHash, {
+      device_code: response.device_code,
+      interval_ms: intervalSeconds * 1000,
+      expires_at: now + ttlMs * 1000,
+    })
+    if (!filled) throw new ApiError('unavailable', 'the device login expired while starting: start it again')
     return {
       deviceHandle,
       userCode: response.user_code,

@@ -61,6 +61,21 @@ export class DeviceLoginStore {
   }
 
   /**
+   * Fills in what the IdP answered for a row reserved before asking it (`device_code` empty
+   * until then); false when the reservation is gone.
+   */
+  async fill(
+    handleHash: string,
+    answer: Pick<DeviceLoginRow, 'device_code' | 'interval_ms' | 'expires_at'>,
+  ): Promise<boolean> {
+    const { changes } = await this.db.run(
+      'UPDATE device_logins SET device_code = ?, interval_ms = ?, expires_at = ? WHERE handle_hash = ?',
+      [answer.device_code, answer.interval_ms, answer.expires_at, handleHash],
+    )
+    return changes > 0
+  }
+
+  /**
    * Lets one poll through per interval, for every replica at once: the update that moves
    * `next_poll_at` on is the claim. A poll before it is `early`, and (RFC 8628 §3.5 slow_down)
    * lengthens the interval by 5 seconds.

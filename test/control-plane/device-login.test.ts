@@ -232,3 +232,58 @@ describe('device login: an issuer without a device authorization endpoint', () =
     assert.match(result.stderr, /failed_precondition: .*device_authorization_endpoint/)
   })
 })
+
+describe('device login: the caps are checked before the identity provider is asked', () => {
+  let idp: TestIdp
+  let cp: TestControlPlane
+  before(async () => {
+    idp = await startTestIdp(undefined, { deviceFlow: true })
+    cp = await startControlPlane({
+      AGENTROUTER_OIDC_ISSUERS: JSON.stringify([idp.entry('corp')]),
+      AGENTROUTER_LOGIN_PENDING_MAX: '3',
+      AGENTROUTER_LOGIN_PENDING_PER_CLIENT_MAX: '2',
+    })
+  })
+  after(async () => {
+    await cp?.stop()
+    await idp?.close()
+  })
+
+  const calls = (line: string) => idp.requests.filter((r) => r === line).length
+
+  it('a failing IdP leaves no reservation behind: the slot is free again', async () => {
+    idp.deviceDown = true
+    for (let i = 0; i < 3; i++) assertError(await start(cp), 'unavailable')
+    assert.equal(calls('POST /device/auth'), 3)
+    assert.equal(tableCounts(cp.dataDir).device_logins, 0, 'each reservation removed')
+    idp.deviceDown = false
+  })
+
+  it('a capped client, and everyone past the overall cap, costs no request to the IdP', async () => {
+    const before = calls('POST /device/auth')
+    const results = []
+    for (let i = 0; i < 10; i++) results.push(await start(cp))
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [200, 200, 429, 429, 429, 429, 429, 429, 429, 429],
+    )
+    assert.equal(calls('POST /device/auth') - before, 2, 'only the two admitted starts reached the IdP')
+    assert.equal(tableCounts(cp.dataDir).device_logins, 2)
+
+    assert.equal((await startFrom(cp, '127.0.0.3')).status, 200, 'another client still may')
+    for (let i = 0; i < 5; i++) {
+      const overall = await startFrom(cp, '127.0.0.4')
+      assertError(overall, 'resource_exhausted')
+      assert.equal(overall.body.details[0]?.scope, 'global')
+    }
+    assert.equal(calls('POST /device/auth') - before, 3, 'the overall cap, too, is checked first')
+    assert.equal(tableCounts(cp.dataDir).device_logins, 3)
+
+    // An admitted start holds the IdP's device code: its poll reaches the IdP and is pending.
+    const tokenCalls = calls('POST /token')
+    const pending = await poll(cp, results[0]!.body.device_handle)
+    assert.equal(pending.status, 200, pending.text)
+    assert.equal(pending.body.status, 'authorization_pending')
+    assert.equal(calls('POST /token'), tokenCalls + 1)
+  })
+})

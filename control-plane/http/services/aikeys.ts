@@ -1,11 +1,12 @@
 /**
  * @module AiKeysService routes (agentrouter.aikeys.v1) under
- * `/v1/customers/{customer_id}/projects/{project_id}/aikeys`, `-` meaning the caller's default.
+ * `/v1/customers/{customer_id}/projects/{project_id}/aikeys`, `-` meaning the caller's default
+ * (a project-bound key's own project; it reaches no other).
  */
 import type { AiKeyCaller } from '../../aikeys/access.ts'
 import type { Services } from '../../services.ts'
 import { waitIfAsked } from '../enforcement.ts'
-import type { Principal } from '../principal.ts'
+import { boundProjectOf, type Principal } from '../principal.ts'
 import type { Router } from '../route.ts'
 
 const callerOf = (principal: Principal): AiKeyCaller => ({
@@ -15,7 +16,7 @@ const callerOf = (principal: Principal): AiKeyCaller => ({
 
 export function aiKeyRoutes(router: Router, s: Services): void {
   const scopeOf = (principal: Principal, params: { customer_id: string; project_id: string }) =>
-    s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id)
+    s.tenancy.scopeFor(principal.identity, params.customer_id, params.project_id, boundProjectOf(principal))
 
   router.on('registerAiKey', async ({ principal, params, body }) => ({
     key: await s.aiKeys.register(callerOf(principal), await scopeOf(principal, params), {
