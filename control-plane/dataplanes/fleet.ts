@@ -11,6 +11,11 @@
  * A replica whose heartbeat is older than `liveMs` is not live: its dataplanes show as
  * disconnected and are not waited for. The dataplanes connected here are always answered from
  * memory, so a wait on local dataplanes alone costs one read of the table, then in-process acks.
+ *
+ * The stream's client picks its own name, so a name proves nothing: a replica publishes one row
+ * per name for its enforcing connections (the least cursor any of them acknowledged), never an
+ * admin observer's, and a wait counts every live replica's row, even when a connection here
+ * shares the name. Whoever reuses a name can add a row to wait for, never hide one.
  */
 import type { Enforcement } from '../../shared/contract/common.ts'
 import type { Logger } from '../../shared/logger.ts'
@@ -129,16 +134,14 @@ export class SharedFleet implements Fleet {
     this.#liveMs = options.liveMs ?? 3_000
     this.#forgetAfterMs = options.forgetAfterMs ?? 15 * 60_000
     this.#waitPollMs = options.waitPollMs ?? 250
-    registry.on('changed', (dp) => {
+    const publishSoon = (dp: ConnectedDataplane) => {
+      if (!dp.enforcing) return
       this.#dirty.add(dp.name)
       this.#acksDirty = true
       this.#soon()
-    })
-    registry.on('acked', (dp) => {
-      this.#dirty.add(dp.name)
-      this.#acksDirty = true
-      this.#soon()
-    })
+    }
+    registry.on('changed', publishSoon)
+    registry.on('acked', publishSoon)
     this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatMs)
     this.#heartbeat.unref()
   }
@@ -166,7 +169,7 @@ export class SharedFleet implements Fleet {
   #beat(): void {
     // Every tenth beat refreshes every row (last contact); the others carry the heartbeat and
     // whatever changed.
-    if (++this.#beats % 10 === 0) for (const dp of this.#registry.list()) this.#dirty.add(dp.name)
+    if (++this.#beats % 10 === 0) for (const name of this.#enforcingByName().keys()) this.#dirty.add(name)
     if (this.#beats % 120 === 0) {
       this.#store
         .forget((Date.now() - this.#forgetAfterMs) * 1000)
@@ -200,15 +203,11 @@ export class SharedFleet implements Fleet {
     const notify = this.#acksDirty
     this.#dirty.clear()
     this.#acksDirty = false
-    const newest = new Map<string, ConnectedDataplane>()
-    for (const dp of this.#registry.list()) {
-      const seen = newest.get(dp.name)
-      if (!seen || dp.connectedAt > seen.connectedAt) newest.set(dp.name, dp)
-    }
+    const byName = this.#enforcingByName()
     const rows: DataplaneRecord[] = []
     for (const name of names) {
-      const dp = newest.get(name)
-      if (dp) rows.push(toRecord(dp))
+      const connections = byName.get(name)
+      if (connections) rows.push(toRecord(connections))
       else {
         const last = this.#published.get(name)
         if (last?.connected) rows.push({ ...last, connected: 0 })
@@ -235,18 +234,41 @@ export class SharedFleet implements Fleet {
     }
   }
 
+  /** This replica's enforcing connections, by name. */
+  #enforcingByName(): Map<string, ConnectedDataplane[]> {
+    const byName = new Map<string, ConnectedDataplane[]>()
+    for (const dp of this.#registry.list()) {
+      if (!dp.enforcing) continue
+      const same = byName.get(dp.name)
+      if (same) same.push(dp)
+      else byName.set(dp.name, [dp])
+    }
+    return byName
+  }
+
   async list(): Promise<FleetDataplane[]> {
     const rows = await this.#store.list()
     const local = this.#registry.list()
-    const here = new Set(local.map((dp) => dp.name))
     const live = this.#liveSince()
     const listed = local.map((dp) => fromConnected(dp, this.replicaId))
-    for (const row of rows) {
-      if (here.has(row.name)) continue
-      listed.push(
-        fromRow(row, row.connected === 1 && row.replica_id !== this.replicaId && this.#isLive(row, live)),
-      )
+    // This replica's own rows are answered from memory: connected here means listed above.
+    const remote = rows.map((row) =>
+      fromRow(row, row.connected === 1 && row.replica_id !== this.replicaId && this.#isLive(row, live)),
+    )
+    const connected = new Set(listed.map((dp) => dp.name))
+    for (const dp of remote) {
+      if (!dp.connected) continue
+      listed.push(dp)
+      connected.add(dp.name)
     }
+    // A name no longer connected anywhere shows once, where it was last heard of.
+    const gone = new Map<string, FleetDataplane>()
+    for (const dp of remote) {
+      if (dp.connected || connected.has(dp.name)) continue
+      const seen = gone.get(dp.name)
+      if (!seen || dp.lastContactAt > seen.lastContactAt) gone.set(dp.name, dp)
+    }
+    listed.push(...gone.values())
     // Connected first, then the most recently heard of.
     return listed.sort(
       (a, b) => Number(b.connected) - Number(a.connected) || b.lastContactAt - a.lastContactAt,
@@ -261,16 +283,17 @@ export class SharedFleet implements Fleet {
     return row.heartbeat_at !== null && row.heartbeat_at >= since
   }
 
-  /** Rows of enforcing dataplanes connected to another live replica, and not (also) to this one. */
+  /**
+   * Rows of enforcing dataplanes connected to another live replica, whatever their name: a
+   * connection here under the same name may be another dataplane, or someone borrowing the name.
+   */
   #remoteEnforcing(rows: readonly RegisteredDataplane[]): RegisteredDataplane[] {
-    const here = new Set(this.#registry.list().map((dp) => dp.name))
     const live = this.#liveSince()
     return rows.filter(
       (row) =>
         row.enforcing === 1 &&
         row.connected === 1 &&
         row.replica_id !== this.replicaId &&
-        !here.has(row.name) &&
         this.#isLive(row, live),
     )
   }
@@ -278,14 +301,14 @@ export class SharedFleet implements Fleet {
   async waitForCursor(cursor: number, timeoutMs: number): Promise<Enforcement> {
     const started = Date.now()
     const local = this.#registry.list().filter((dp) => dp.enforcing)
-    let remote: RegisteredDataplane[] = []
+    let rows: RegisteredDataplane[] = []
     try {
-      remote = this.#remoteEnforcing(await this.#store.list())
+      rows = this.#remoteEnforcing(await this.#store.list())
     } catch (err) {
       // The database is away: only this replica's dataplanes can be confirmed.
       this.#log.debug('reading the dataplane registry failed: waiting on local dataplanes only', { err })
     }
-    const applied = new Map(remote.map((row) => [row.name, row.applied_cursor]))
+    const remote = new Map(rows.map((row) => [rowKey(row), row]))
     const label = (name: string, id: string, replica: string) => `${name} (${id}) on replica ${replica}`
     const result = (status: Enforcement['status']): Enforcement => {
       const enforced: string[] = []
@@ -293,10 +316,8 @@ export class SharedFleet implements Fleet {
       for (const dp of local) {
         ;(dp.appliedCursor >= cursor ? enforced : pending).push(label(dp.name, dp.id, this.replicaId))
       }
-      for (const row of remote) {
-        ;((applied.get(row.name) ?? 0) >= cursor ? enforced : pending).push(
-          label(row.name, row.id, row.replica_id),
-        )
+      for (const row of remote.values()) {
+        ;(row.applied_cursor >= cursor ? enforced : pending).push(label(row.name, row.id, row.replica_id))
       }
       return {
         status,
@@ -306,12 +327,12 @@ export class SharedFleet implements Fleet {
         pending,
       }
     }
-    if (local.length === 0 && remote.length === 0) return result('no_dataplanes')
+    if (local.length === 0 && remote.size === 0) return result('no_dataplanes')
     const done = () =>
       local.every((dp) => dp.appliedCursor >= cursor) &&
-      remote.every((row) => (applied.get(row.name) ?? 0) >= cursor)
+      [...remote.values()].every((row) => row.applied_cursor >= cursor)
     if (done()) return result('enforced')
-    const remoteNames = remote.map((row) => row.name)
+    const remoteNames = [...new Set(rows.map((row) => row.name))]
     return new Promise((resolve) => {
       let reading = false
       let readAgain = false
@@ -325,8 +346,14 @@ export class SharedFleet implements Fleet {
         this.#store
           .byNames(remoteNames)
           .then((rows) => {
+            const live = this.#liveSince()
             for (const row of rows) {
-              if (row.applied_cursor > (applied.get(row.name) ?? 0)) applied.set(row.name, row.applied_cursor)
+              // Only the rows waited for from the start: a row that appears later adds nothing.
+              const waited = remote.get(rowKey(row))
+              if (!waited) continue
+              // A replica that stopped is not waited for, as if it had stopped before the wait.
+              if (!this.#isLive(row, live)) remote.delete(rowKey(row))
+              else if (row.applied_cursor > waited.applied_cursor) waited.applied_cursor = row.applied_cursor
             }
             check()
           })
@@ -368,17 +395,32 @@ export class SharedFleet implements Fleet {
   }
 }
 
-function toRecord(dp: ConnectedDataplane): DataplaneRecord {
+/** A replica's row: `replica_id` holds no NUL, so the key names one replica and name. */
+const rowKey = (row: RegisteredDataplane) => `${row.replica_id}\u0000${row.name}`
+
+/**
+ * One row for this replica's enforcing connections under one name: the newest one's details,
+ * and the least cursor any of them acknowledged (a wait must not count the laggard as done).
+ */
+function toRecord(connections: readonly ConnectedDataplane[]): DataplaneRecord {
+  let newest = connections[0]!
+  let applied = newest.appliedCursor
+  let lastContact = newest.lastContactAt
+  for (const dp of connections) {
+    if (dp.connectedAt > newest.connectedAt) newest = dp
+    applied = Math.min(applied, dp.appliedCursor)
+    lastContact = Math.max(lastContact, dp.lastContactAt)
+  }
   return {
-    name: dp.name,
-    id: dp.id,
-    key_id: dp.keyId,
-    remote_address: dp.remoteAddress,
-    enforcing: dp.enforcing ? 1 : 0,
+    name: newest.name,
+    id: newest.id,
+    key_id: newest.keyId,
+    remote_address: newest.remoteAddress,
+    enforcing: 1,
     connected: 1,
-    connected_at: dp.connectedAt,
-    last_contact_at: dp.lastContactAt,
-    applied_cursor: dp.appliedCursor,
+    connected_at: newest.connectedAt,
+    last_contact_at: lastContact,
+    applied_cursor: applied,
   }
 }
 

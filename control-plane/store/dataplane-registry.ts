@@ -1,9 +1,8 @@
 /**
  * @module The fleet's registry in the database (PostgreSQL replicas): each replica's heartbeat
- * and the dataplanes it serves, one row per dataplane name. A replica writes its own rows in one
- * statement per batch; the replica holding a dataplane's newest connection owns its row, so a
- * replica that lost the dataplane (or notices late that it did) cannot mark it disconnected
- * under its new replica.
+ * and the dataplanes it serves, one row per replica and dataplane name. A replica writes only its
+ * own rows, in one statement per batch. A name is chosen by whoever connects (`?name=`), so it is
+ * no identity: one name may be live on several replicas at once, and each such row is waited for.
  */
 import type { Db } from './db.ts'
 import { ACKS_CHANNEL } from './notifications.ts'
@@ -19,6 +18,7 @@ export interface DataplaneRecord {
   connected: number
   connected_at: number
   last_contact_at: number
+  /** The least cursor acknowledged by the replica's connections under this name. */
   applied_cursor: number
 }
 
@@ -44,14 +44,11 @@ const PUBLISH = `WITH beat AS (
            applied_cursor
       FROM json_to_recordset(CAST(@rows AS json)) AS r(name TEXT, id TEXT, key_id TEXT, remote_address TEXT,
            enforcing INTEGER, connected INTEGER, connected_at BIGINT, last_contact_at BIGINT, applied_cursor BIGINT)
-    ON CONFLICT (name) DO UPDATE SET
-      replica_id = EXCLUDED.replica_id, key_id = EXCLUDED.key_id, remote_address = EXCLUDED.remote_address,
+    ON CONFLICT (replica_id, name) DO UPDATE SET
+      id = EXCLUDED.id, key_id = EXCLUDED.key_id, remote_address = EXCLUDED.remote_address,
       enforcing = EXCLUDED.enforcing, connected = EXCLUDED.connected, connected_at = EXCLUDED.connected_at,
       last_contact_at = GREATEST(dataplane_registry.last_contact_at, EXCLUDED.last_contact_at),
       applied_cursor = EXCLUDED.applied_cursor
-    WHERE dataplane_registry.replica_id = EXCLUDED.replica_id
-       OR (EXCLUDED.connected = 1
-           AND (EXCLUDED.connected_at >= dataplane_registry.connected_at OR dataplane_registry.connected = 0))
   )
   SELECT pg_notify('${ACKS_CHANNEL}', @replica) WHERE CAST(@notify AS BOOLEAN)`
 
@@ -77,11 +74,11 @@ export class DataplaneRegistryStore {
     return this.db.all<RegisteredDataplane>(
       `SELECT d.*, r.heartbeat_at FROM dataplane_registry d
          LEFT JOIN control_plane_replicas r ON r.id = d.replica_id
-        ORDER BY d.name`,
+        ORDER BY d.name, d.replica_id`,
     )
   }
 
-  /** The named dataplanes' rows (what a wait re-reads). */
+  /** The named dataplanes' rows on every replica (what a wait re-reads). */
   byNames(names: readonly string[]): Promise<RegisteredDataplane[]> {
     return this.db.all<RegisteredDataplane>(
       `SELECT d.*, r.heartbeat_at FROM dataplane_registry d

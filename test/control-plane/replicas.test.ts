@@ -89,6 +89,7 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
   let dps: TestDataplane[] = []
   let admin: (i: number) => Client
   let adminKey = ''
+  let dataplaneKey = ''
   let session = ''
   let customerId = ''
   let projectId = ''
@@ -105,6 +106,7 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
     cps = started.replicas
     admin = (i) => cps[i]!.client(started.adminKey)
     adminKey = started.adminKey
+    dataplaneKey = started.dataplaneKey
     // Each dataplane starts on a different replica and knows the others to fail over to.
     dps = await Promise.all(
       [0, 1, 2].map((i) =>
@@ -284,6 +286,77 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
       }
     }
     assert.ok(outcomes.some((o) => o.status === 'fulfilled'))
+  })
+
+  it('waits for a dataplane that has not applied a revocation even when another stream on another replica takes its name', async () => {
+    const [a, b] = cps as [TestControlPlane, TestControlPlane]
+    const [onA, onB] = [replicaIdOf(a), replicaIdOf(b)]
+    const stalled = 'dp-east ('
+    // dp-east: a dataplane on replica A that never acknowledges what it is sent.
+    const east = await listenToStream(a.url, dataplaneKey, 'dp-east', { ack: false })
+    const borrowers: Array<{ close(): void }> = [east]
+    try {
+      await within(5_000, async () =>
+        (await admin(1).admin.listDataplanes()).dataplanes.some(
+          (d) => d.name === 'dp-east' && d.connected && d.replica_id === onA,
+        ),
+      )
+      const revokeOn = async (i: number, what: string) => {
+        const { key } = await as(0).me.issueKey(what)
+        const { enforcement } = await as(i).me.revokeKey(key.id, { wait: 'enforced', timeoutMs: 1_500 })
+        assert.ok(enforcement, what)
+        return enforcement
+      }
+      const pendingOnA = (e: Awaited<ReturnType<typeof revokeOn>>, what: string) => {
+        assert.equal(e.status, 'timeout', `${what}: ${JSON.stringify(e)}`)
+        assert.ok(
+          e.pending.some((label) => label.startsWith(stalled) && label.endsWith(` on replica ${onA}`)),
+          `${what}: dp-east on replica A is pending in ${JSON.stringify(e)}`,
+        )
+        assert.ok(
+          !e.enforced_by.some((label) => label.endsWith(` on replica ${onA}`) && label.startsWith(stalled)),
+          `${what}: dp-east on replica A is not named as enforcing`,
+        )
+      }
+      pendingOnA(await revokeOn(1, 'before any borrower'), 'before any borrower')
+
+      // An admin observer on B under the same name: it enforces nothing and hides nothing.
+      const observer = await listenToStream(b.url, adminKey, 'dp-east')
+      borrowers.push(observer)
+      await sleep(200)
+      pendingOnA(await revokeOn(1, 'admin observer named dp-east on B'), 'admin observer on B')
+      pendingOnA(await revokeOn(2, 'admin observer named dp-east on B, asked on C'), 'observer, asked on C')
+      observer.close()
+
+      // A dataplane key's stream on B under the same name that does acknowledge: named on B's
+      // side, and A's still pending, whichever replica is asked.
+      const twin = await listenToStream(b.url, dataplaneKey, 'dp-east')
+      borrowers.push(twin)
+      await within(5_000, async () =>
+        (await admin(2).admin.listDataplanes()).dataplanes.some(
+          (d) => d.name === 'dp-east' && d.connected && d.replica_id === onB,
+        ),
+      )
+      for (const i of [1, 2]) {
+        const e = await revokeOn(i, `twin named dp-east on B, asked on replica ${i}`)
+        pendingOnA(e, `twin on B, asked on replica ${i}`)
+        assert.ok(
+          e.enforced_by.some((label) => label.startsWith(stalled) && label.endsWith(` on replica ${onB}`)),
+          `the twin on B is named as enforcing: ${JSON.stringify(e)}`,
+        )
+      }
+      // Both are listed, each under its replica.
+      const listed = (await admin(2).admin.listDataplanes()).dataplanes.filter((d) => d.name === 'dp-east')
+      assert.deepEqual(listed.map((d) => d.replica_id).sort(), [onA, onB].sort(), JSON.stringify(listed))
+    } finally {
+      for (const stream of borrowers) stream.close()
+    }
+    // Once dp-east is gone from A, a wait no longer names it.
+    await within(5_000, async () => {
+      const { key } = await as(0).me.issueKey('after dp-east left')
+      const { enforcement } = await as(2).me.revokeKey(key.id, { wait: 'enforced', timeoutMs: 1_500 })
+      return enforcement?.status === 'enforced' && !enforcement.pending.length
+    })
   })
 
   it('after a replica is SIGKILLed, its dataplane fails over and enforces a revocation made on another; the others keep serving writes', async () => {

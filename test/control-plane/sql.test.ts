@@ -195,7 +195,11 @@ for (const engine of ENGINES) {
             ? await Promise.all([migrate(a), migrate(b)])
             : [await migrate(a), await migrate(b)]
         const all = migrationsOf(engine.name).map((m) => m.version)
-        assert.deepEqual([...appliedA, ...appliedB].sort(), all, 'each version applied by exactly one runner')
+        assert.deepEqual(
+          [...appliedA, ...appliedB].sort((x, y) => x - y),
+          all,
+          'each version applied by exactly one runner',
+        )
         const recorded = await a.all<{ version: number }>(
           'SELECT version FROM schema_migrations ORDER BY version',
         )

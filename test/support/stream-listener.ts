@@ -17,6 +17,8 @@ export async function listenToStream(
   baseUrl: string,
   key: string,
   name = 'test-listener',
+  /** `false`: never acknowledges (a dataplane that has not applied what it was sent). */
+  { ack = true }: { ack?: boolean } = {},
 ): Promise<StreamListener> {
   const url = `${baseUrl.replace(/^http/, 'ws')}/v1/tokens/revocations/stream?name=${encodeURIComponent(name)}`
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } })
@@ -28,7 +30,7 @@ export async function listenToStream(
   ws.on('message', (data) => {
     const message = JSON.parse(data.toString()) as StreamServerMessage
     messages.push(message)
-    if (message.type === 'revocation') ws.send(JSON.stringify({ type: 'ack', cursor: message.cursor }))
+    if (ack && message.type === 'revocation') ws.send(JSON.stringify({ type: 'ack', cursor: message.cursor }))
     for (const w of waiters) {
       if (w.match(message)) {
         waiters.delete(w)
