@@ -8,9 +8,11 @@
  *   dataplane makes (the last 100 entries), the full list in one response, and the paged full
  *   snapshot a starting dataplane reads (in the dataplane's own page size);
  * - control-plane write throughput with that table: API keys issued (`POST /v1/me/keys`) and
- *   revoked (`DELETE /v1/me/keys/{id}`) per second, 16 requests in flight.
+ *   revoked (`DELETE /v1/me/keys/{id}`) per second, 16 requests in flight; then the same with
+ *   the control plane on PostgreSQL (`…_postgres`, a fresh database, dropped after).
  */
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -19,6 +21,7 @@ import { Pool } from 'undici'
 import { SNAPSHOT_PAGE_SIZE } from '../dataplane/sync/revocation-sync.ts'
 import { Client } from '../shared/client/index.ts'
 import { formatMicros } from '../shared/time.ts'
+import type { TestControlPlane } from '../test/support/control-plane.ts'
 import { REPO_ROOT, tempDir } from '../test/support/process.ts'
 import type { Budget } from './lib/budget.ts'
 import { corePlan, pin } from './lib/cpu.ts'
@@ -151,34 +154,99 @@ export async function benchScale(report: Report, budget: Budget): Promise<void> 
       note: `${SNAPSHOT_PAGE_SIZE.toLocaleString('en-US')} per page, as a dataplane reads it`,
     })
 
-    // Write throughput: a logged-in user issuing, then revoking, keys. The requests are the
-    // SDK's, sent on a keep-alive pool so that the client's own cost stays out of the figure.
-    const user = await cp.login('bench-scale@example.com')
+    // Write throughput: a logged-in user issuing, then revoking, keys.
     const count = budget.quick ? 50 : 600
-    const ids: string[] = []
-    const pool = new Pool(cp.url, { connections: IN_FLIGHT })
-    const headers = { authorization: `Bearer ${user.sessionToken}`, 'content-type': 'application/json' }
-    const call = async (method: 'POST' | 'DELETE', path: string, body?: string): Promise<unknown> => {
-      const res = await pool.request({ method, path, headers, body })
-      const json = await res.body.json()
-      if (res.statusCode !== 200)
-        throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${JSON.stringify(json)}`)
-      return json
-    }
-    const issueRate = await throughput(count, async () => {
-      const issued = (await call('POST', '/v1/me/keys', '{"name":"bench-write"}')) as { key: { id: string } }
-      ids.push(issued.key.id)
+    const sqlite = await keyWriteRates(cp, 'bench-scale@example.com', count)
+    report.add('cp_key_issue_per_s', sqlite.issue, 'ops/s', { note: `SQLite, ${IN_FLIGHT} in flight` })
+    report.add('cp_key_revoke_per_s', sqlite.revoke, 'ops/s', {
+      note: `SQLite, ${IN_FLIGHT} in flight, 1M rows stored`,
     })
-    report.add('cp_key_issue_per_s', issueRate, 'ops/s', { note: `${IN_FLIGHT} in flight` })
-    const revokeRate = await throughput(count, async (i) => {
-      await call('DELETE', `/v1/me/keys/${ids[i]}`)
-    })
-    await pool.close()
-    report.add('cp_key_revoke_per_s', revokeRate, 'ops/s', { note: `${IN_FLIGHT} in flight, 1M rows stored` })
+    await cp.stop()
+    stops.pop()
+    await keyWriteRatesPostgres(report, count, sqlite, cores?.subject)
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     // A million rows are 130 MB on disk: not left behind in /tmp.
     rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+interface WriteRates {
+  issue: number
+  revoke: number
+}
+
+/**
+ * A logged-in user issuing `count` keys, then revoking them, `IN_FLIGHT` at a time. The requests
+ * are sent on a keep-alive pool so that the client's own cost stays out of the figure.
+ */
+async function keyWriteRates(cp: TestControlPlane, email: string, count: number): Promise<WriteRates> {
+  const user = await cp.login(email)
+  const ids: string[] = []
+  const pool = new Pool(cp.url, { connections: IN_FLIGHT })
+  const headers = { authorization: `Bearer ${user.sessionToken}`, 'content-type': 'application/json' }
+  const call = async (method: 'POST' | 'DELETE', path: string, body?: string): Promise<unknown> => {
+    const res = await pool.request({ method, path, headers, body })
+    const json = await res.body.json()
+    if (res.statusCode !== 200)
+      throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${JSON.stringify(json)}`)
+    return json
+  }
+  try {
+    const issue = await throughput(count, async () => {
+      const issued = (await call('POST', '/v1/me/keys', '{"name":"bench-write"}')) as { key: { id: string } }
+      ids.push(issued.key.id)
+    })
+    const revoke = await throughput(count, async (i) => {
+      await call('DELETE', `/v1/me/keys/${ids[i]}`)
+    })
+    return { issue, revoke }
+  } finally {
+    await pool.close()
+  }
+}
+
+const PG_ISSUE = 'cp_key_issue_per_s_postgres'
+const PG_REVOKE = 'cp_key_revoke_per_s_postgres'
+
+/**
+ * The same writes with the control plane on PostgreSQL: a fresh database (so no stored
+ * revocations, unlike the SQLite figures' 1M rows), a root key as PostgreSQL requires, the
+ * control plane on the same core; the PostgreSQL server itself runs outside the core plan.
+ * Each figure's floor is SQLite's in this run. Without a server both are reported missing.
+ */
+async function keyWriteRatesPostgres(
+  report: Report,
+  count: number,
+  sqlite: WriteRates,
+  core: number | undefined,
+): Promise<void> {
+  const { POSTGRES_SKIP, createTestDatabase } = await import('../test/support/postgres.ts')
+  if (POSTGRES_SKIP) {
+    report.missing(PG_ISSUE, `no PostgreSQL: ${POSTGRES_SKIP}`)
+    report.missing(PG_REVOKE, `no PostgreSQL: ${POSTGRES_SKIP}`)
+    return
+  }
+  const db = await createTestDatabase()
+  let cp: TestControlPlane | undefined
+  try {
+    cp = await startBenchControlPlane(core, {
+      AGENTROUTER_DATABASE_URL: db.url,
+      AGENTROUTER_ROOT_KEY: randomBytes(32).toString('base64'),
+    })
+    const pg = await keyWriteRates(cp, 'bench-scale-pg@example.com', count)
+    const floor = "floor: SQLite's figure above (ratio = PostgreSQL ÷ SQLite)"
+    report.add(PG_ISSUE, pg.issue, 'ops/s', {
+      floor: sqlite.issue,
+      note: `PostgreSQL, ${IN_FLIGHT} in flight; ${floor}`,
+    })
+    report.add(PG_REVOKE, pg.revoke, 'ops/s', {
+      floor: sqlite.revoke,
+      note: `PostgreSQL, ${IN_FLIGHT} in flight, fresh database (none stored); ${floor}`,
+    })
+  } finally {
+    await cp?.stop().catch(() => undefined)
+    await db.drop().catch(() => undefined)
   }
 }
 

@@ -18,3 +18,11 @@ export const REQUIRED_FIGURES = [
   'revocation_e2e_ms',
   'dp_rss_mb_1m_revocations',
 ] as const
+
+/** Figures that need a PostgreSQL server: without one a run reports them missing, with the reason. */
+export const POSTGRES_FIGURES = [
+  'cp_key_issue_per_s_postgres',
+  'cp_key_revoke_per_s_postgres',
+  'revocation_p99_ms_10000_clients_3_replicas',
+  'revocation_delete_enforced_ms_3_replicas',
+] as const

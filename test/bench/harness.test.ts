@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { REQUIRED_FIGURES } from '../../bench/lib/required.ts'
+import { POSTGRES_FIGURES, REQUIRED_FIGURES } from '../../bench/lib/required.ts'
 import { REPO_ROOT, tempDir } from '../support/process.ts'
 
 interface ResultFile {
@@ -51,6 +51,11 @@ describe('benchmark harness', () => {
       assert.ok(figure, `${name} is missing\n${output.slice(-4000)}`)
       assert.ok(Number.isFinite(figure.value) && figure.value > 0, `${name} = ${figure.value}`)
       assert.ok(figure.unit, `${name} has no unit`)
+    }
+    // PostgreSQL figures may be missing (no server), but then the printed table says so, by name.
+    for (const name of POSTGRES_FIGURES) {
+      if (latest.results[name]) continue
+      assert.match(output, new RegExp(`^${name} .*missing: no PostgreSQL`, 'm'), `${name} dropped silently`)
     }
     for (const [name, figure] of Object.entries(latest.results)) {
       assert.deepEqual(
