@@ -3,7 +3,7 @@
  */
 import { resolve } from 'node:path'
 import * as v from '../shared/config.ts'
-import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
+import type { LogLevel } from '../shared/logger.ts'
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
 
 export { CONTROL_PLANE_VARIABLES } from '../shared/variables.ts'
@@ -74,16 +74,7 @@ export function loadControlPlaneConfig(input: v.Vars = v.collectVars()): Control
 }
 
 function parse(vars: v.Vars): ControlPlaneConfig {
-  const logLevel =
-    parseLogLevel(vars.AGENTROUTER_LOG_LEVEL) ??
-    v.report(
-      vars,
-      new v.ConfigError(
-        'AGENTROUTER_LOG_LEVEL',
-        `expected debug, info, warn or error, got "${vars.AGENTROUTER_LOG_LEVEL}"`,
-      ),
-      'info',
-    )
+  const logLevel = v.logLevel(vars)
   const databaseUrl = v.guard(vars, () => parseDatabaseUrl(vars.AGENTROUTER_DATABASE_URL), undefined)
   // A generated development root key lives in one machine's data directory: replicas sharing a
   // database could not open each other's sealed data.

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import * as v from '../shared/config.ts'
 import { normalizeProvider, type Provider } from '../shared/contract/aikeys.ts'
-import { type LogLevel, parseLogLevel } from '../shared/logger.ts'
+import type { LogLevel } from '../shared/logger.ts'
 import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_ISSUER } from '../shared/tokens/claims.ts'
 
 /** The key file the control plane writes at bootstrap; used when no key variable is set. */
@@ -65,16 +65,7 @@ export function loadDataplaneConfig(input: v.Vars = v.collectVars()): DataplaneC
 }
 
 function parse(vars: v.Vars): DataplaneConfig {
-  const logLevel =
-    parseLogLevel(vars.AGENTROUTER_LOG_LEVEL) ??
-    v.report(
-      vars,
-      new v.ConfigError(
-        'AGENTROUTER_LOG_LEVEL',
-        `expected debug, info, warn or error, got "${vars.AGENTROUTER_LOG_LEVEL}"`,
-      ),
-      'info',
-    )
+  const logLevel = v.logLevel(vars)
   const dataDir = resolve(v.str(vars, 'AGENTROUTER_DATA_DIR', './data'))
   const name = vars.AGENTROUTER_DP_NAME
   if (name !== undefined && !/^[\w.:@-]{1,128}$/.test(name)) {

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { closestName } from './closest-name.ts'
+import { type LogLevel, parseLogLevel } from './logger.ts'
 import { KNOWN_VARIABLES, TEST_VARIABLE_PREFIX } from './variables.ts'
 
 export class ConfigError extends Error {
@@ -269,4 +270,17 @@ export function list(vars: Vars, name: string): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
+}
+
+/** `AGENTROUTER_LOG_LEVEL`: debug, info, warn or error (default info). */
+export function logLevel(vars: Vars): LogLevel {
+  const raw = vars.AGENTROUTER_LOG_LEVEL
+  return (
+    parseLogLevel(raw) ??
+    report(
+      vars,
+      new ConfigError('AGENTROUTER_LOG_LEVEL', `expected debug, info, warn or error, got "${raw}"`),
+      'info',
+    )
+  )
 }

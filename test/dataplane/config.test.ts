@@ -193,6 +193,7 @@ describe('dataplane configuration', () => {
         read.add(m[1]!)
     }
     read.add('AGENTROUTER_CONFIG_FILE') // read by shared/config.ts collectVars
+    read.add('AGENTROUTER_LOG_LEVEL') // read by shared/config.ts logLevel
     assert.deepEqual([...read].sort(), Object.keys(DATAPLANE_VARIABLES).sort())
   })
 
