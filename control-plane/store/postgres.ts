@@ -6,6 +6,7 @@
  * times; a database that cannot be reached is the contract's `unavailable`.
  */
 import pg from 'pg'
+import { ConnectionSlots } from './connection-slots.ts'
 import {
   BaseSql,
   databaseUnavailable,
@@ -33,6 +34,8 @@ export interface PostgresOptions {
   max?: number
   /** How long to wait for a connection before answering `unavailable` (default 5 s). */
   connectTimeoutMs?: number
+  /** How long a caller waits for its turn when every connection is busy (default 30 s). */
+  queueTimeoutMs?: number
   /** Told about errors of idle connections, which have no caller to throw to. */
   onIdleError?: (err: Error) => void
 }
@@ -48,17 +51,48 @@ export class PostgresSql extends BaseSql {
   readonly pool: pg.Pool
   readonly #compiled = new Map<string, Compiled>()
   readonly #pooled: Queryable
+  readonly #slots: ConnectionSlots
 
   constructor(options: PostgresOptions) {
     super()
+    const max = options.max ?? 10
+    this.#slots = new ConnectionSlots(max, options.queueTimeoutMs ?? 30_000)
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
-      max: options.max ?? 10,
+      max,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       types: TYPES,
     })
     this.pool.on('error', (err) => options.onIdleError?.(err))
-    this.#pooled = this.#queryable((text, values) => this.pool.query(text, values))
+    this.#pooled = this.#queryable((text, values) =>
+      this.#slots.run(() => this.pool.query(text, values), busy),
+    )
+  }
+
+  /**
+   * A client of the pool for the caller's own use, taken in turn (`release` it, once). Rejects
+   * with `unavailable` when the database cannot be reached or every connection stayed busy.
+   */
+  async connect(): Promise<pg.PoolClient> {
+    await this.#slots.acquire(busy)
+    let client: pg.PoolClient
+    try {
+      client = await this.pool.connect()
+    } catch (err) {
+      this.#slots.release()
+      throw databaseUnavailable(err)
+    }
+    // The pool sets `release` afresh at every checkout: this one also ends the turn, once.
+    const release = client.release
+    let released = false
+    client.release = (err?: Error | boolean) => {
+      if (!released) {
+        released = true
+        this.#slots.release()
+      }
+      return release(err)
+    }
+    return client
   }
 
   #queryable(query: (text: string, values: unknown[]) => Promise<pg.QueryResult>): Queryable {
@@ -100,12 +134,7 @@ export class PostgresSql extends BaseSql {
 
   protected async begin<T>(fn: (tx: OpenTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient
-      try {
-        client = await this.pool.connect()
-      } catch (err) {
-        throw databaseUnavailable(err)
-      }
+      const client = await this.connect()
       const tx: OpenTransaction = {
         ...this.#queryable((text, values) => client.query(text, values)),
         open: true,
@@ -139,6 +168,8 @@ export class PostgresSql extends BaseSql {
     await this.pool.end()
   }
 }
+
+const busy = () => databaseUnavailable(new Error('every database connection stayed busy'))
 
 /**
  * Rewrites `?` (positional) or `@name` (named) placeholders to `$n`, leaving string literals,

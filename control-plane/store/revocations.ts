@@ -8,7 +8,6 @@ import type { RevocationKind } from '../../shared/contract/tokens.ts'
 import type { Db } from './db.ts'
 import { LOG_CHANNEL } from './notifications.ts'
 import type { PostgresSql } from './postgres.ts'
-import { databaseUnavailable } from './sql.ts'
 import { SqliteSql } from './sqlite.ts'
 
 export interface RevocationRow {
@@ -246,10 +245,10 @@ export class RevocationStore {
     }
     let client: PoolClient
     try {
-      client = await db.pool.connect()
+      client = await db.connect()
     } catch (err) {
       leave()
-      throw databaseUnavailable(err)
+      throw err
     }
     let broken: Error | undefined
     let released = false
