@@ -370,6 +370,11 @@ describe('three control-plane replicas on one PostgreSQL database', { skip: POST
     await killed.process.exited
     for (const outcome of await Promise.allSettled(inFlight)) assert.equal(outcome.status, 'fulfilled')
     await orphan.waitFor((r) => r.stream_connected, 15_000)
+    // A replica publishes a newly connected dataplane with its next heartbeat (500 ms): until
+    // then a wait on another replica does not know it is there to wait for.
+    await within(5_000, async () =>
+      (await admin(2).admin.listDataplanes()).dataplanes.some((d) => d.name === orphan.name && d.connected),
+    )
 
     const { enforcement } = await as(2).me.revokeKey(key.id, { wait: 'enforced', timeoutMs: 15_000 })
     assert.equal(enforcement?.status, 'enforced', JSON.stringify(enforcement))

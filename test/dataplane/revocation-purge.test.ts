@@ -3,7 +3,7 @@
  * control plane's log and every dataplane's set; a reader whose cursor is older than the purge
  * horizon is told so (`failed_precondition` naming the horizon, over HTTP and at the stream's
  * upgrade), and a dataplane cut off while a purge passed it recovers by a fresh snapshot and
- * still refuses a live revoked key. Runs on PostgreSQL too (test/control-plane/on-postgres.test.ts).
+ * still refuses a live revoked key. Runs on PostgreSQL too (test/control-plane/on-postgres-secrets.test.ts).
  *
  * Sessions live 3 s here (a logout revokes one: an entry that expires in 3 s), API keys the
  * default year; the control plane purges every 300 ms with a 1 s leeway, the dataplanes prune
