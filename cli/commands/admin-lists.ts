@@ -5,20 +5,10 @@
  */
 import type { Role } from '../../shared/client/index.ts'
 import { KEY_TYPES } from '../../shared/tokens/claims.ts'
-import { type CommandContext, type CommandSpec, command, type OptionSpec } from '../command.ts'
-import { int, oneOf, requiredPositional, str } from '../options.ts'
+import { type CommandContext, type CommandSpec, command } from '../command.ts'
+import { oneOf, requiredPositional, str } from '../options.ts'
+import { PAGE_OPTIONS, pageRequest } from '../paging.ts'
 import { API_KEY_COLUMNS } from '../render.ts'
-
-const PAGE_OPTIONS: Record<string, OptionSpec> = {
-  'page-size': { type: 'string', valueName: 'N', description: 'Results per page (default 50, at most 1000)' },
-  'page-token': { type: 'string', valueName: 'TOKEN', description: 'next_page_token of the previous page' },
-}
-
-function page(ctx: CommandContext): { pageSize?: number; pageToken?: string } {
-  const pageSize = int(ctx, 'page-size', 1)
-  const pageToken = str(ctx, 'page-token')
-  return { ...(pageSize ? { pageSize } : {}), ...(pageToken ? { pageToken } : {}) }
-}
 
 /** Tells how to get the next page, on stderr (the table on stdout stays clean). */
 function more(ctx: CommandContext, nextPageToken: string): void {
@@ -39,7 +29,7 @@ export const listCustomers: CommandSpec = command({
   async run(ctx) {
     const response = await ctx
       .client()
-      .admin.listCustomers({ ...page(ctx), ...optional('name', str(ctx, 'name')) })
+      .admin.listCustomers({ ...pageRequest(ctx), ...optional('name', str(ctx, 'name')) })
     ctx.out.result(response, () => {
       ctx.out.table(
         response.customers,
@@ -71,7 +61,7 @@ export const listProjects: CommandSpec = command({
     const customer = requiredPositional(ctx, 0, 'CUSTOMER', 'customer')
     const response = await ctx
       .client()
-      .admin.listProjects(customer, { ...page(ctx), ...optional('name', str(ctx, 'name')) })
+      .admin.listProjects(customer, { ...pageRequest(ctx), ...optional('name', str(ctx, 'name')) })
     ctx.out.result(response, () => {
       ctx.out.table(
         response.projects,
@@ -107,7 +97,7 @@ export const listMembers: CommandSpec = command({
     const role = oneOf<Role>(ctx, 'role', ['owner', 'member'])
     const response = await ctx
       .client()
-      .admin.listMembers(customer, project, { ...page(ctx), ...(role ? { role } : {}) })
+      .admin.listMembers(customer, project, { ...pageRequest(ctx), ...(role ? { role } : {}) })
     ctx.out.result(response, () => {
       ctx.out.table(
         response.members,
@@ -152,7 +142,7 @@ export const listAllKeys: CommandSpec = command({
       revoked: 'KEY_STATE_REVOKED',
     })
     const response = await ctx.client().admin.listKeys({
-      ...page(ctx),
+      ...pageRequest(ctx),
       ...optional('identityId', str(ctx, 'identity-id')),
       ...optional('projectId', str(ctx, 'project-id')),
       ...(type ? { type } : {}),
@@ -193,7 +183,7 @@ export const listAudit: CommandSpec = command({
   ],
   async run(ctx) {
     const response = await ctx.client().admin.listAudit({
-      ...page(ctx),
+      ...pageRequest(ctx),
       ...optional('since', str(ctx, 'since')),
       ...optional('actor', str(ctx, 'actor')),
       ...optional('action', str(ctx, 'action')),

@@ -15,6 +15,7 @@ import {
   WAIT_OPTIONS,
   waitOption,
 } from '../options.ts'
+import { PAGE_OPTIONS, pageRequest } from '../paging.ts'
 import { enforcementExit, printApiKey, printEnforcement, printIdentity, printIssuedKey } from '../render.ts'
 import { listAllKeys, listAudit, listCustomers, listMembers, listProjects } from './admin-lists.ts'
 
@@ -285,21 +286,9 @@ const serviceAccounts = group({
     command({
       name: 'list',
       summary: 'Service accounts, with their projects',
-      options: {
-        'page-size': { type: 'string', valueName: 'N', description: 'Per page (default 50)' },
-        'page-token': {
-          type: 'string',
-          valueName: 'TOKEN',
-          description: 'next_page_token of the previous page',
-        },
-      },
+      options: PAGE_OPTIONS,
       async run(ctx) {
-        const pageSize = int(ctx, 'page-size', 1)
-        const pageToken = str(ctx, 'page-token')
-        const response = await ctx.client().admin.listServiceAccounts({
-          ...(pageSize ? { pageSize } : {}),
-          ...(pageToken ? { pageToken } : {}),
-        })
+        const response = await ctx.client().admin.listServiceAccounts(pageRequest(ctx))
         ctx.out.result(response, () => {
           ctx.out.table(
             response.service_accounts,

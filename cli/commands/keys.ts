@@ -1,11 +1,11 @@
 /**
  * @module `tare api keys create | list | revoke`: the logged-in user's API keys.
  */
+
 import { KEY_TYPES } from '../../shared/tokens/claims.ts'
 import { command, type GroupSpec, group } from '../command.ts'
 import {
   clientFor,
-  int,
   oneOf,
   requiredPositional,
   requiredStr,
@@ -13,6 +13,7 @@ import {
   WAIT_OPTIONS,
   waitOption,
 } from '../options.ts'
+import { pageRequest } from '../paging.ts'
 import { API_KEY_COLUMNS, enforcementExit, printApiKey, printEnforcement, printIssuedKey } from '../render.ts'
 
 const KEY_TYPE_ALIASES = {
@@ -92,12 +93,7 @@ export const keys: GroupSpec = group({
         },
       },
       async run(ctx) {
-        const pageSize = int(ctx, 'page-size', 1)
-        const pageToken = str(ctx, 'page-token')
-        const response = await ctx.client().me.listKeys({
-          ...(pageSize ? { pageSize } : {}),
-          ...(pageToken ? { pageToken } : {}),
-        })
+        const response = await ctx.client().me.listKeys(pageRequest(ctx))
         ctx.out.result(response, () => {
           ctx.out.table(response.keys, API_KEY_COLUMNS, 'No API keys.')
           if (response.page.next_page_token) {
