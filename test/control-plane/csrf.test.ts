@@ -117,6 +117,17 @@ describe('CSRF: cookie-authenticated requests from other origins', () => {
       cookie: root.sessionToken,
       json: '{}',
     },
+    {
+      what: "create a service account (an identity that gets keys) with an admin's cookie",
+      path: '/v1/admin/service-accounts',
+      cookie: root.sessionToken,
+      json: JSON.stringify({
+        name: 'evil-robot',
+        customer_id: user.customerId,
+        project_id: user.projectId,
+        role: 'owner',
+      }),
+    },
   ]
 
   it('refuses the no-cors attacks (issue a key, plant an AI key, rotate the signing key): permission_denied naming Origin, nothing written', async () => {
